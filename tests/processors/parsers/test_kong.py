@@ -1,0 +1,364 @@
+"""Kong log-serializer parser: real-looking records from tests/data/kong."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from apim.event import ANONYMOUS, AccessEvent
+from processors.parsers import kong
+from processors.parsers.base import CredentialHasher, ParseContext, Rejected
+
+DATA = Path(__file__).parents[2] / "data" / "kong"
+HASH = CredentialHasher(b"test-secret")
+CTX = ParseContext(source="kong.log:12", hash_credential=HASH)
+
+
+def _read(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def _lines(name: str) -> list[bytes]:
+    return _read(name).splitlines()
+
+
+def _one_event(line: bytes) -> AccessEvent:
+    results = kong.parse(line, CTX)
+    assert len(results) == 1
+    event = results[0]
+    assert isinstance(event, AccessEvent), event
+    return event
+
+
+def test_full_record_maps_every_field() -> None:
+    event = _one_event(_read("full_record.json"))
+    assert event == AccessEvent(
+        event_time=datetime(2024, 6, 10, 9, 45, 45, 678000, tzinfo=UTC),
+        request_id="3d2b5f0e8a7c4e21b9f1c6d4a2e8f0b7",
+        gateway="kong",
+        api="orders",
+        route="orders-get",
+        method="GET",
+        path="/orders/1234",
+        status=200,
+        latency_ms=41.0,
+        upstream_latency_ms=38.0,
+        gateway_latency_ms=2.0,
+        bytes_in=412,
+        bytes_out=1893,
+        consumer="mobile-app",
+        application="",
+        credential_hash=HASH("c62c1455-9b1d-4f2d-8797-509ba83b8ae8"),
+        client_ip="203.0.113.7",
+        user_agent="okhttp/4.12.0",
+        source="kong.log:12",
+    )
+    assert event.event_time.utcoffset() is not None
+    assert len(event.credential_hash) == 32
+
+
+def test_array_with_one_bad_element_keeps_the_others() -> None:
+    results = kong.parse(_read("batch_one_bad.json"), CTX)
+    assert len(results) == 3
+    first, bad, third = results
+
+    assert isinstance(first, AccessEvent)
+    assert first.source == "kong.log:12#0"
+    assert (first.method, first.path, first.status) == ("POST", "/payments", 201)
+    assert (first.api, first.route) == ("payments", "payments-create")
+    assert first.consumer == "acme-billing"
+    assert first.application == "acme-checkout"
+    assert first.credential_hash == HASH("0b9b1d5e-8a54-4c38-a2f4-71f2d1b3a6e1")
+    assert (first.latency_ms, first.upstream_latency_ms, first.gateway_latency_ms) == (
+        116.0,
+        112.0,
+        3.0,
+    )
+    assert first.event_time == datetime(2024, 6, 10, 9, 45, 46, tzinfo=UTC)
+
+    assert isinstance(bad, Rejected)
+    assert bad.reason == "response.status: expected int, got str"
+    bad_record = msgspec.json.decode(bad.record)
+    assert bad_record["request"]["id"] == "c9f0f895fb98ab9159f51fd0297e236d"
+    assert bad_record["response"]["status"] == "200"
+
+    assert isinstance(third, AccessEvent)
+    assert third.source == "kong.log:12#2"
+    assert third.status == 429
+    assert third.path == "/payments"
+    assert third.upstream_latency_ms is None  # latencies.proxy == -1: Kong answered itself
+    assert (third.latency_ms, third.gateway_latency_ms) == (0.0, 0.0)
+
+
+def test_array_elements_that_are_not_objects() -> None:
+    results = kong.parse(_read("batch_mixed_types.json"), CTX)
+    assert [type(r).__name__ for r in results] == [
+        "AccessEvent",
+        "Rejected",
+        "Rejected",
+        "Rejected",
+        "Rejected",
+        "AccessEvent",
+    ]
+    assert [(r.reason, r.record) for r in results[1:5]] == [  # type: ignore[union-attr]
+        ("record: expected object, got int", b"7"),
+        ("record: expected object, got str", b'"x"'),
+        ("record: expected object, got null", b"null"),
+        ("record: expected object, got array", b"[]"),
+    ]
+    first, last = results[0], results[5]
+    assert isinstance(first, AccessEvent) and isinstance(last, AccessEvent)
+    assert (first.path, first.source) == ("/a", "kong.log:12#0")
+    assert (last.method, last.status, last.source) == ("DELETE", 204, "kong.log:12#5")
+    assert last.upstream_latency_ms is None
+
+
+def test_credential_without_consumer_identifies_by_credential_hash() -> None:
+    event = _one_event(_read("credential_without_consumer.json"))
+    expected_hash = HASH("4e0d6e5a-1b7c-4f21-9d7e-0a5c3b8f2e19")
+    assert event.credential_hash == expected_hash
+    assert event.consumer == f"cred:{expected_hash}"
+    assert event.request_id == ""
+    assert (event.api, event.route) == ("reporting", "reports")
+    assert event.latency_ms == 256.0
+    assert event.event_time == datetime(2024, 6, 10, 10, 0, tzinfo=UTC)
+
+
+def test_no_auth_and_no_route_is_anonymous() -> None:
+    event = _one_event(_read("no_route_anonymous.json"))
+    assert event.consumer == ANONYMOUS
+    assert event.credential_hash == ""
+    assert event.application == ""
+    assert (event.api, event.route) == ("", "")
+    assert (event.method, event.path, event.status) == ("POST", "/wp-login.php", 404)
+    assert event.upstream_latency_ms is None
+    assert (event.latency_ms, event.gateway_latency_ms) == (1.0, 1.0)
+    assert event.user_agent == "Mozilla/5.0 zgrab/0.x"
+    assert event.client_ip == "45.148.10.92"
+    assert event.event_time == datetime(2024, 6, 10, 10, 40, 0, 500000, tzinfo=UTC)
+
+
+def test_repeated_user_agent_header_takes_the_first() -> None:
+    event = _one_event(_read("repeated_user_agent.json"))
+    assert event.user_agent == "MyApp/2.1 (iPhone; iOS 17.5)"
+    # username and custom_id are "", so the consumer id is the identity
+    assert event.consumer == "7d4c9a5b-3e2f-4b1a-8c6d-5e4f3a2b1c0d"
+    assert event.credential_hash == HASH("2f6a1c8e-9d3b-4e7f-a1c5-6b8d0e2f4a13")
+    assert event.route == ""  # route.name is null
+    assert event.api == "catalog"
+    assert event.event_time == datetime(2024, 6, 10, 11, 46, 39, 999000, tzinfo=UTC)
+
+
+def test_unicode_and_escapes_in_strings() -> None:
+    event = _one_event(_read("unicode_escapes.json"))
+    assert event.path == "/caf%C3%A9/men%C3%BC/été"  # percent-encoding kept as sent
+    assert event.user_agent == 'Mozilla/5.0 (é中😀) "quoted" back\\slash\ttab\x00nul'
+    assert event.consumer == "jürgen"
+    assert event.application == "café-küche"  # "app:" with no name is skipped
+    assert (event.api, event.route) == ("menü", "café-route")
+    assert event.method == "PUT"
+    # float latencies and a float started_at; *_ns fields ignored
+    assert (event.latency_ms, event.upstream_latency_ms, event.gateway_latency_ms) == (
+        41.5,
+        7.0,
+        0.5,
+    )
+    assert event.event_time == datetime(2024, 6, 10, 11, 46, 40, 1000, tzinfo=UTC)
+    assert event.client_ip == "2001:db8::7"
+    assert (event.bytes_in, event.bytes_out) == (1024, 0)
+    assert event.credential_hash == ""
+
+
+def test_consumer_falls_back_to_custom_id_then_id() -> None:
+    with_custom, id_only = (_one_event(line) for line in _lines("custom_id_only.ndjson"))
+    assert with_custom.consumer == "cust-9001"
+    assert with_custom.credential_hash == HASH("f00dfeed-0000-4000-8000-00000000beef")
+    assert with_custom.path == "/v1/quotes"
+    assert with_custom.user_agent == "acme-trader/5.0"
+    assert (with_custom.bytes_in, with_custom.bytes_out) == (None, None)
+    assert with_custom.latency_ms is None
+    assert with_custom.request_id == ""
+    assert id_only.consumer == "3c2b1a09-8f7e-4d6c-b5a4-39281706f5e4"
+    assert id_only.credential_hash == ""
+    assert id_only.user_agent == ""
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "full_record.json",
+        "batch_one_bad.json",
+        "credential_without_consumer.json",
+        "repeated_user_agent.json",
+        "custom_id_only.ndjson",
+    ],
+)
+def test_credential_never_in_clear(name: str) -> None:
+    for line in _lines(name):
+        raw = msgspec.json.decode(line)
+        records = raw if isinstance(raw, list) else [raw]
+        secrets = {r["authenticated_entity"]["id"] for r in records if "authenticated_entity" in r}
+        secrets.add("s3cr3t-key-should-not-leak")  # an apikey header in batch_one_bad.json
+        for event in kong.parse(line, CTX):
+            if isinstance(event, AccessEvent):
+                encoded = msgspec.json.encode(event)
+                for secret in secrets:
+                    assert secret.encode() not in encoded
+
+
+MALFORMED_REASONS = [
+    "invalid JSON: Input data was truncated",
+    "expected a JSON object or array, got int",
+    "expected a JSON object or array, got str",
+    "expected a JSON object or array, got null",
+    "empty JSON array",
+    "response.status: expected int, got str",
+    "response.status: 42 not in 100-599",
+    "response.status: 600 not in 100-599",
+    "response.size: negative (-1)",
+    "request.size: negative (-412)",
+    "started_at: 1718012745 is not epoch milliseconds",
+    "started_at: missing required field",
+    "started_at: expected int | float, got str",
+    "request.uri: missing required field",
+    "response: missing required field",
+    "request: missing required field",  # stream subsystem record
+    "request.headers.user-agent: expected str | array | null, got int",
+    "request.size: expected int | null, got str",
+    "response.status: expected int, got bool",
+    "request: expected object, got str",
+    "request.uri: empty",
+    "request.method: empty",
+    "invalid JSON: JSON is malformed: trailing characters (byte 94)",
+    "invalid JSON: Number out of range",
+    "latencies.request: expected float | null, got str",
+    "consumer: expected object | null, got str",
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    list(zip(_lines("malformed.ndjson"), MALFORMED_REASONS, strict=True)),
+)
+def test_malformed_records_are_rejected(line: bytes, reason: str) -> None:
+    results = kong.parse(line, CTX)
+    assert len(results) == 1
+    rejected = results[0]
+    assert isinstance(rejected, Rejected)
+    assert rejected.reason.startswith(reason)
+    assert rejected.record == line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"", b"   \n", b"\xff\xfe{}", b'{"request":{"uri":"/\xff","method":"GET"}}', b'"\\ud800"'],
+)
+def test_empty_and_undecodable_lines_are_rejected(line: bytes) -> None:
+    results = kong.parse(line, CTX)
+    assert len(results) == 1
+    assert isinstance(results[0], Rejected)
+    assert results[0].record == line
+
+
+# --- property tests ------------------------------------------------------------------
+
+VALID_LINES = [
+    line
+    for name in sorted(DATA.iterdir())
+    if name.name != "malformed.ndjson"
+    for line in name.read_bytes().splitlines()
+]
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+def _check_results(line: bytes, results: Any) -> None:
+    assert isinstance(results, list)
+    assert results
+    for result in results:
+        assert isinstance(result, AccessEvent | Rejected)
+        if isinstance(result, AccessEvent):
+            assert 100 <= result.status <= 599
+            assert result.event_time.utcoffset() is not None
+            msgspec.json.encode(result)  # the event must be serializable
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path into a decoded JSON value (dict keys and list indexes)."""
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            found += _paths(child, (*prefix, i))
+    return found
+
+
+def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, head: _replace(value[head], rest, new)}
+    copy = list(value)
+    copy[head] = _replace(copy[head], rest, new)
+    return copy
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_random_bytes_never_raise(line: bytes) -> None:
+    _check_results(line, kong.parse(line, CTX))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(VALID_LINES), st.data())
+def test_mutated_bytes_never_raise(line: bytes, data: st.DataObject) -> None:
+    mutated = bytearray(line)
+    for _ in range(data.draw(st.integers(1, 5))):
+        pos = data.draw(st.integers(0, len(mutated)))
+        op = data.draw(st.sampled_from(["replace", "insert", "delete", "truncate"]))
+        byte = data.draw(st.integers(0, 255))
+        if op == "replace" and pos < len(mutated):
+            mutated[pos] = byte
+        elif op == "insert":
+            mutated.insert(pos, byte)
+        elif op == "delete" and pos < len(mutated):
+            del mutated[pos]
+        elif op == "truncate":
+            del mutated[pos:]
+    _check_results(bytes(mutated), kong.parse(bytes(mutated), CTX))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(VALID_LINES), st.data(), JSON_VALUES, st.booleans())
+def test_mutated_json_values_never_raise(
+    line: bytes, data: st.DataObject, new_value: Any, as_array: bool
+) -> None:
+    raw = msgspec.json.decode(line)
+    path = data.draw(st.sampled_from(_paths(raw)))
+    mutated = _replace(raw, path, new_value)
+    if as_array:
+        mutated = [mutated, msgspec.json.decode(_read("full_record.json"))]
+    encoded = msgspec.json.encode(mutated)
+    results = kong.parse(encoded, CTX)
+    _check_results(encoded, results)
+    if isinstance(mutated, list) and mutated:
+        assert len(results) == len(mutated)  # one result per array element
+        assert isinstance(results[-1], AccessEvent) or not as_array

@@ -1,0 +1,246 @@
+"""NGINX `combined` parser: real-looking lines from tests/data/nginx."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from apim.event import ANONYMOUS, AccessEvent
+from processors.parsers import nginx
+from processors.parsers.base import CredentialHasher, ParseContext, ParseResult, Rejected
+
+DATA = Path(__file__).parents[2] / "data" / "nginx"
+CTX = ParseContext(source="access.log:7", hash_credential=CredentialHasher(b"test-secret"))
+ACCESS = (DATA / "access.log").read_bytes().splitlines(keepends=True)
+MALFORMED = (DATA / "malformed.log").read_bytes().splitlines(keepends=True)
+NON_UTF8 = (DATA / "non_utf8.log").read_bytes().splitlines(keepends=True)
+
+
+def _event(line: bytes) -> AccessEvent:
+    results = nginx.parse(line, CTX)
+    assert len(results) == 1
+    event = results[0]
+    assert isinstance(event, AccessEvent), event
+    return event
+
+
+def _at(second: int) -> datetime:
+    return datetime(2024, 6, 10, 9, 45, second, tzinfo=UTC)
+
+
+def test_reference_example_maps_every_field() -> None:
+    assert _event(ACCESS[0]) == AccessEvent(
+        event_time=_at(45),  # 11:45:45 +0200
+        gateway="nginx",
+        method="GET",
+        path="/orders/1234",
+        status=200,
+        request_id="",
+        api="",
+        route="",
+        latency_ms=None,
+        upstream_latency_ms=None,
+        gateway_latency_ms=None,
+        bytes_in=None,
+        bytes_out=1530,
+        consumer="alice",
+        application="",
+        credential_hash="",
+        client_ip="203.0.113.7",
+        user_agent="okhttp/4.12.0",
+        source="access.log:7",
+    )
+
+
+def test_dash_values() -> None:
+    event = _event(ACCESS[1])
+    assert event.consumer == ANONYMOUS
+    assert event.bytes_out is None
+    assert event.user_agent == ""
+    assert (event.method, event.path, event.status) == ("HEAD", "/health", 204)
+    assert event.event_time == _at(46)
+
+
+def test_utf8_user_agent_is_unescaped_and_query_dropped() -> None:
+    event = _event(ACCESS[2])
+    assert event.user_agent == "Mozilla/5.0 (X11; Linux x86_64) Gecko… été"
+    assert event.path == "/search"  # percent-encoding untouched, query dropped
+    assert event.event_time == _at(47)
+
+
+def test_bare_request_and_upstream_time() -> None:
+    event = _event(ACCESS[3])
+    assert event.event_time == _at(48)  # 02:45:48 -0700
+    assert (event.method, event.path, event.status) == ("POST", "/v2/payments", 201)
+    assert (event.latency_ms, event.upstream_latency_ms, event.gateway_latency_ms) == (
+        120.0,
+        115.0,
+        5.0,
+    )
+    assert event.consumer == "bob"
+    assert event.credential_hash == ""
+
+
+def test_key_value_extensions() -> None:
+    event = _event(ACCESS[4])
+    assert (event.latency_ms, event.upstream_latency_ms, event.gateway_latency_ms) == (
+        41.0,
+        38.0,
+        3.0,
+    )
+    assert event.user_agent == "curl/8.5.0"
+
+
+def test_upstream_list_after_retries_is_summed() -> None:
+    event = _event(ACCESS[5])
+    assert event.status == 502
+    assert (event.latency_ms, event.upstream_latency_ms, event.gateway_latency_ms) == (
+        45.0,
+        30.0,
+        15.0,
+    )
+
+
+def test_quoted_upstream_list_with_commas_and_colons() -> None:
+    event = _event(ACCESS[6])
+    assert (event.latency_ms, event.upstream_latency_ms, event.gateway_latency_ms) == (
+        250.0,
+        230.0,
+        20.0,
+    )
+
+
+@pytest.mark.parametrize("index", [7, 9])
+def test_unknown_upstream_time(index: int) -> None:
+    event = _event(ACCESS[index])
+    assert event.upstream_latency_ms is None
+    assert event.gateway_latency_ms is None
+    assert event.latency_ms == {7: 3.0, 9: 12.0}[index]
+
+
+def test_escaped_quote_backslash_and_utf8_user_name() -> None:
+    event = _event(ACCESS[8])
+    assert event.path == '/files/a"b\\c.txt'
+    assert event.user_agent == 'Mozilla "quoted" \\back'
+    assert event.consumer == "jürgen"
+
+
+def test_ipv6_client() -> None:
+    event = _event(ACCESS[9])
+    assert event.client_ip == "2001:db8::1"
+    assert (event.method, event.path, event.status, event.bytes_out) == (
+        "DELETE",
+        "/v2/orders/1234",
+        204,
+        0,
+    )
+
+
+def test_every_access_line_parses() -> None:
+    assert all(isinstance(_event(line), AccessEvent) for line in ACCESS)
+
+
+MALFORMED_REASONS = [
+    "request: expected 'METHOD URI PROTOCOL', got 1 part(s): '-'",
+    "request: expected 'METHOD URI PROTOCOL', got 1 part(s): '\\x16\\x03\\x01",
+    "body_bytes_sent: missing or malformed",
+    "time_local: expected dd/Mon/yyyy:HH:MM:SS +hhmm, got '10/Jux/2024:11:45:45 +0200'",
+    "time_local: day is out of range for month",
+    "time_local: missing or malformed",
+    "status: expected a 3-digit code, got 'abc'",
+    "status: 999 not in 100-599",
+    "body_bytes_sent: expected a byte count, got '-5'",
+    "request_time: expected seconds, got '9b2e4f6a8c0d1e3f5a7b9c1d3e5f7a9b'",
+    "rt: expected seconds, got 'abc'",
+    "request: invalid method 'get'",
+    "request: invalid protocol 'FOO/1.0'",
+    "http_user_agent: missing or malformed",
+    "ident '-': missing or malformed",  # a JSON log line
+    "upstream_response_time: expected seconds, got '0.038 extra'",
+]
+
+
+@pytest.mark.parametrize(("line", "reason"), list(zip(MALFORMED, MALFORMED_REASONS, strict=True)))
+def test_malformed_lines_are_rejected(line: bytes, reason: str) -> None:
+    results = nginx.parse(line, CTX)
+    assert len(results) == 1
+    rejected = results[0]
+    assert isinstance(rejected, Rejected)
+    assert rejected.reason.startswith(reason), rejected.reason
+    assert rejected.record == line
+
+
+def test_tls_handshake_garbage() -> None:
+    (rejected,) = nginx.parse(MALFORMED[1], CTX)
+    assert isinstance(rejected, Rejected)
+    assert rejected.reason.startswith("request: ")
+
+
+@pytest.mark.parametrize("line", [b"", b"\n", b"   \r\n"])
+def test_empty_line(line: bytes) -> None:
+    assert nginx.parse(line, CTX) == [Rejected("empty line", line)]
+
+
+def test_raw_non_utf8_bytes_do_not_raise() -> None:
+    event = _event(NON_UTF8[0])
+    assert event.path == "/café/\ufffd\ufffd"
+    assert event.user_agent == "raw-bytes-agent \ufffd\ufffd("
+    (rejected,) = nginx.parse(NON_UTF8[1], CTX)
+    assert isinstance(rejected, Rejected)
+
+
+def test_escaped_invalid_utf8_becomes_replacement_character() -> None:
+    line = (
+        b'192.0.2.1 - - [10/Jun/2024:09:45:45 +0000] "GET /x HTTP/1.1" 200 1 "-" '
+        b'"agent \\xFF\\xC3 \\xZZ"'
+    )
+    assert _event(line).user_agent == "agent \ufffd\ufffd \\xZZ"
+
+
+def test_time_offsets_convert_to_utc() -> None:
+    line = b'192.0.2.1 - - [01/Jan/2024:00:30:00 +0530] "GET /x HTTP/1.1" 200 1 "-" "-"'
+    assert _event(line).event_time == datetime(2023, 12, 31, 19, 0, tzinfo=UTC)
+
+
+# --- property tests ------------------------------------------------------------------
+
+
+def _check_results(results: list[ParseResult]) -> None:
+    assert isinstance(results, list)
+    assert results
+    for result in results:
+        assert isinstance(result, AccessEvent | Rejected)
+        if isinstance(result, AccessEvent):
+            assert 100 <= result.status <= 599
+            assert result.event_time.utcoffset() is not None
+            assert result.gateway_latency_ms is None or result.gateway_latency_ms >= 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_random_bytes_never_raise(line: bytes) -> None:
+    _check_results(nginx.parse(line, CTX))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(ACCESS + MALFORMED + NON_UTF8), st.data())
+def test_mutated_lines_never_raise(line: bytes, data: st.DataObject) -> None:
+    mutated = bytearray(line)
+    interesting = st.sampled_from([*b' "[]-\\x=,:0123456789.', 0, 0x7F, 0xFF, 0x0A])
+    for _ in range(data.draw(st.integers(1, 5))):
+        pos = data.draw(st.integers(0, len(mutated)))
+        op = data.draw(st.sampled_from(["replace", "insert", "delete", "truncate"]))
+        byte = data.draw(st.integers(0, 255) | interesting)
+        if op == "replace" and pos < len(mutated):
+            mutated[pos] = byte
+        elif op == "insert":
+            mutated.insert(pos, byte)
+        elif op == "delete" and pos < len(mutated):
+            del mutated[pos]
+        elif op == "truncate":
+            del mutated[pos:]
+    _check_results(nginx.parse(bytes(mutated), CTX))

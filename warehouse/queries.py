@@ -1,0 +1,232 @@
+"""Queries as values: each knows its SQL and parameters (`to_sql`) and runs on a `Warehouse`.
+
+Dashboards, the CLI and exports call these; none of them holds SQL. Aggregates are read from
+the coarsest rollup (day, hour, minute) whose windows line up with the requested range, so
+long ranges stay fast and every count stays exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+
+from apim.histogram import GAMMA, ZERO_BUCKET
+from warehouse.client import Warehouse
+
+TIME_DIMENSIONS = {
+    "minute": "toDateTime64(toStartOfMinute(window_start), 0, 'UTC')",
+    "hour": "toDateTime64(toStartOfHour(window_start), 0, 'UTC')",
+    "day": "toDateTime64(toStartOfDay(window_start), 0, 'UTC')",
+}
+KEY_DIMENSIONS = {
+    "consumer": "consumer",
+    "endpoint": "concat(method, ' ', endpoint)",
+    "api": "api",
+    "method": "method",
+}
+DIMENSIONS = tuple(TIME_DIMENSIONS) + tuple(KEY_DIMENSIONS)
+_STEP = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+QUANTILES = (0.5, 0.95, 0.99)
+USAGE_COLUMNS = (
+    "requests",
+    "status_2xx",
+    "status_3xx",
+    "status_4xx",
+    "status_5xx",
+    "bytes_out",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+)
+
+
+class QueryError(ValueError):
+    """A query was asked for with arguments that make no sense; the message says which."""
+
+
+def ts(value: datetime) -> str:
+    """A UTC timestamp as ClickHouse parses it in a `{name:DateTime64(3)}` parameter."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def quantile_sql(hist: str, q: float) -> str:
+    """The q-quantile of a merged latency histogram column: the bucket holding rank ⌈q·n⌉."""
+    counts = f"mapValues({hist})"
+    bucket = (
+        f"mapKeys({hist})[arrayFirstIndex(c -> c >= {q!r} * arraySum({counts}), "
+        f"arrayCumSum({counts}))]"
+    )
+    value = f"if({bucket} = {ZERO_BUCKET}, 0, 2 * pow({GAMMA!r}, {bucket}) / ({GAMMA!r} + 1))"
+    return f"if(empty({hist}), NULL, round({value}, 3))"
+
+
+def granularity_for(start: datetime | None, end: datetime | None, bucket: str | None) -> str:
+    """The coarsest rollup whose windows align with the range and the time bucket."""
+    for granularity in ("day", "hour", "minute"):
+        if bucket is not None and _STEP[bucket] < _STEP[granularity]:
+            continue
+        if all(t is None or _aligned(t, granularity) for t in (start, end)):
+            return granularity
+    raise QueryError("range boundaries must be whole minutes (UTC)")
+
+
+def _aligned(t: datetime, granularity: str) -> bool:
+    t = t.astimezone(UTC)
+    if t.second or t.microsecond:
+        return False
+    if granularity == "minute":
+        return True
+    return t.minute == 0 and (granularity == "hour" or t.hour == 0)
+
+
+@dataclass(frozen=True)
+class UsageQuery:
+    """Usage grouped by any of `DIMENSIONS`, over [start, end), busiest first.
+
+    Columns: the group keys, then `USAGE_COLUMNS`, then `status_1xx`, `bytes_in`,
+    `consumers` (distinct non-anonymous consumers), `errors_rate` (5xx share),
+    `client_error_rate` (4xx share) and `latency_avg_ms`, `upstream_avg_ms`, `gateway_avg_ms`.
+    """
+
+    by: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [d for d in self.by if d not in DIMENSIONS]
+        if unknown:
+            raise QueryError(
+                f"unknown dimension {unknown[0]!r}: choose from {', '.join(DIMENSIONS)}"
+            )
+        if len([d for d in self.by if d in TIME_DIMENSIONS]) > 1:
+            raise QueryError("group by at most one of minute, hour, day")
+        if self.start and self.end and self.start >= self.end:
+            raise QueryError("the range is empty: --from must be before --to")
+        for name, t in (("from", self.start), ("to", self.end)):
+            if t is not None and t.tzinfo is None:
+                raise QueryError(f"{name}: give a time zone (e.g. 2026-01-01T00:00:00Z)")
+
+    def to_sql(self) -> tuple[str, dict[str, object]]:
+        bucket = next((d for d in self.by if d in TIME_DIMENSIONS), None)
+        table = f"usage_{granularity_for(self.start, self.end, bucket)}"
+        keys = [f"{(TIME_DIMENSIONS | KEY_DIMENSIONS)[d]} AS {d}" for d in self.by]
+        where, parameters = [], {}
+        if self.start is not None:
+            where.append("window_start >= {start:DateTime64(3)}")
+            parameters["start"] = ts(self.start)
+        if self.end is not None:
+            where.append("window_start < {end:DateTime64(3)}")
+            parameters["end"] = ts(self.end)
+        inner = (
+            f"SELECT {', '.join([*keys, _SUMS])} FROM {table} FINAL"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + (f" GROUP BY {', '.join(self.by)}" if self.by else "")
+        )
+        quantiles = [
+            f"{quantile_sql('hist', q)} AS latency_p{round(q * 100)}_ms" for q in QUANTILES
+        ]
+        order = ", ".join(
+            [d for d in self.by if d in TIME_DIMENSIONS] + ["requests DESC", *self.by]
+        )
+        sql = (
+            f"SELECT {', '.join([*self.by, *_OUTER, *quantiles])} FROM ({inner})"
+            f" WHERE requests > 0 ORDER BY {order}"
+        )
+        if self.limit is not None:
+            sql += " LIMIT {limit:UInt32}"
+            parameters["limit"] = int(self.limit)
+        return sql, parameters
+
+    def run(self, wh: Warehouse) -> pl.DataFrame:
+        sql, parameters = self.to_sql()
+        frame = wh.query_df(sql, parameters)
+        leading = [*self.by, *USAGE_COLUMNS]
+        return frame.select(leading + [c for c in frame.columns if c not in leading])
+
+
+_SUMS = ", ".join(
+    [
+        *(
+            f"sum({c}) AS {c}"
+            for c in (
+                "requests",
+                "status_1xx",
+                "status_2xx",
+                "status_3xx",
+                "status_4xx",
+                "status_5xx",
+                "bytes_in",
+                "bytes_out",
+                "latency_count",
+                "latency_sum_ms",
+                "upstream_count",
+                "upstream_sum_ms",
+                "gateway_count",
+                "gateway_sum_ms",
+            )
+        ),
+        "uniqExactIf(consumer, consumer != 'anonymous') AS consumers",
+        "sumMap(latency_hist) AS hist",
+    ]
+)
+_OUTER = [
+    "requests",
+    "status_2xx",
+    "status_3xx",
+    "status_4xx",
+    "status_5xx",
+    "bytes_out",
+    "status_1xx",
+    "bytes_in",
+    "consumers",
+    "round(status_5xx / requests, 6) AS error_rate",
+    "round(status_4xx / requests, 6) AS client_error_rate",
+    "if(latency_count = 0, NULL, round(latency_sum_ms / latency_count, 3)) AS latency_avg_ms",
+    "if(upstream_count = 0, NULL, round(upstream_sum_ms / upstream_count, 3)) AS upstream_avg_ms",
+    "if(gateway_count = 0, NULL, round(gateway_sum_ms / gateway_count, 3)) AS gateway_avg_ms",
+]
+
+
+@dataclass(frozen=True)
+class DeadLetterQuery:
+    """Dead-lettered records, newest first, with a total count per reason when `summary`."""
+
+    summary: bool = False
+    limit: int = 100
+
+    def to_sql(self) -> tuple[str, dict[str, object]]:
+        if self.summary:
+            return (
+                "SELECT format, reason, count() AS records FROM dead_letters FINAL "
+                "GROUP BY format, reason ORDER BY records DESC LIMIT {limit:UInt32}",
+                {"limit": self.limit},
+            )
+        return (
+            "SELECT received_at, source, format, reason, record FROM dead_letters FINAL "
+            "ORDER BY received_at DESC LIMIT {limit:UInt32}",
+            {"limit": self.limit},
+        )
+
+    def run(self, wh: Warehouse) -> pl.DataFrame:
+        sql, parameters = self.to_sql()
+        return wh.query_df(sql, parameters)
+
+
+@dataclass(frozen=True)
+class DataSpanQuery:
+    """First and last minute with data, and the total events: what `all data` means."""
+
+    def to_sql(self) -> tuple[str, dict[str, object]]:
+        return (
+            "SELECT toDateTime64(min(window_start), 0, 'UTC') AS first,"
+            " toDateTime64(max(window_start), 0, 'UTC') AS last, sum(requests) AS events"
+            " FROM usage_minute FINAL",
+            {},
+        )
+
+    def run(self, wh: Warehouse) -> pl.DataFrame:
+        sql, parameters = self.to_sql()
+        return wh.query_df(sql, parameters)

@@ -1,0 +1,154 @@
+"""ClickHouse schema and its migrations, applied idempotently at start-up.
+
+Tables
+    access_events          one row per event, de-duplicated by `event_id` (topic/partition/offset/index),
+                           dropped after the raw TTL.
+    usage_minute/hour/day  cumulative counts per window × api × method × endpoint × consumer, one row per
+                           source partition (`src`) that fed it, versioned by the last source offset
+                           applied (`src_offset`). A replayed batch rewrites a row with the same or a
+                           higher version, so ReplacingMergeTree keeps exactly one correct row: read
+                           with FINAL and sum over `src`.
+    dead_letters           every rejected record with its reason, de-duplicated by source position.
+    pipeline_progress      last source offset made durable, per source partition.
+Migrations are append-only: never edit one that has shipped, add the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from warehouse.client import Warehouse
+
+GRANULARITIES = ("minute", "hour", "day")
+
+
+def _usage_table(granularity: str) -> str:
+    return f"""
+    CREATE TABLE IF NOT EXISTS usage_{granularity} (
+        window_start DateTime('UTC'),
+        api LowCardinality(String),
+        method LowCardinality(String),
+        endpoint String,
+        consumer String,
+        src LowCardinality(String),
+        src_offset UInt64,
+        requests UInt64,
+        status_1xx UInt64,
+        status_2xx UInt64,
+        status_3xx UInt64,
+        status_4xx UInt64,
+        status_5xx UInt64,
+        bytes_in UInt64,
+        bytes_out UInt64,
+        latency_count UInt64,
+        latency_sum_ms Float64,
+        upstream_count UInt64,
+        upstream_sum_ms Float64,
+        gateway_count UInt64,
+        gateway_sum_ms Float64,
+        latency_hist Map(Int16, UInt64)
+    ) ENGINE = ReplacingMergeTree(src_offset)
+    PARTITION BY toYYYYMM(window_start)
+    ORDER BY (window_start, api, method, endpoint, consumer, src)
+    """
+
+
+def _access_events(raw_ttl_days: int) -> str:
+    return f"""
+    CREATE TABLE IF NOT EXISTS access_events (
+        event_id String,
+        event_time DateTime64(3, 'UTC'),
+        request_id String,
+        gateway LowCardinality(String),
+        api LowCardinality(String),
+        route LowCardinality(String),
+        method LowCardinality(String),
+        path String,
+        endpoint String,
+        status UInt16,
+        latency_ms Nullable(Float64),
+        upstream_latency_ms Nullable(Float64),
+        gateway_latency_ms Nullable(Float64),
+        bytes_in Nullable(UInt64),
+        bytes_out Nullable(UInt64),
+        consumer String,
+        application String,
+        credential_hash String,
+        client_ip String,
+        user_agent String,
+        source String,
+        ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+    ) ENGINE = ReplacingMergeTree
+    PARTITION BY toYYYYMMDD(event_time)
+    ORDER BY (consumer, event_time, event_id)
+    TTL toDateTime(event_time) + INTERVAL {int(raw_ttl_days)} DAY
+    """
+
+
+DEAD_LETTERS = """
+CREATE TABLE IF NOT EXISTS dead_letters (
+    src LowCardinality(String),
+    src_offset UInt64,
+    record_index UInt32,
+    source String,
+    format LowCardinality(String),
+    reason String,
+    record String,
+    received_at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree
+ORDER BY (src, src_offset, record_index)
+"""
+
+PIPELINE_PROGRESS = """
+CREATE TABLE IF NOT EXISTS pipeline_progress (
+    src LowCardinality(String),
+    src_offset UInt64,
+    updated_at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree(src_offset)
+ORDER BY src
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: Callable[[int], list[str]]
+    """Given the raw-event TTL in days, the statements to run."""
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial schema",
+        lambda ttl: [
+            _access_events(ttl),
+            *(_usage_table(g) for g in GRANULARITIES),
+            DEAD_LETTERS,
+            PIPELINE_PROGRESS,
+        ],
+    ),
+)
+
+
+def migrate(wh: Warehouse, raw_ttl_days: int) -> list[int]:
+    """Bring the schema up to date; return the versions applied now (empty if none)."""
+    wh.command(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+        "ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    done = set(wh.query_df("SELECT version FROM schema_migrations FINAL")["version"].to_list())
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        for statement in migration.statements(raw_ttl_days):
+            wh.command(statement)
+        wh.command(
+            "INSERT INTO schema_migrations (version, name) VALUES ({v:UInt32}, {n:String})",
+            {"v": migration.version, "n": migration.name},
+        )
+        applied.append(migration.version)
+    return applied
