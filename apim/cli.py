@@ -108,6 +108,37 @@ def ingest(
 
 
 @app.command()
+def simulate(
+    rate: Annotated[float, typer.Option(min=0.1, help="requests/s at the daily peak")] = 20.0,
+    history_hours: Annotated[
+        float, typer.Option(min=0, help="hours of history to send first")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="seed of the simulated API program")] = 42,
+    data_dir: DataDir = None,
+) -> None:
+    """Send simulated gateway traffic to Kafka until Ctrl-C (a demo, or a load)."""
+    import signal
+
+    from ingest.simulate import simulate as run_simulator
+
+    settings = load_settings(data_dir)
+    logs.configure()
+    kafka_url = _kafka_url(settings)
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        topic = settings.kafka.raw_topic
+        return await run_simulator(
+            kafka_url, topic, stop, rate=rate, history_hours=history_hours, seed=seed
+        )
+
+    typer.echo(f"sent {asyncio.run(main())} lines")
+
+
+@app.command()
 def usage(
     by: Annotated[
         str,

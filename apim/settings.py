@@ -50,7 +50,9 @@ class WorkerSettings(BaseModel):
         description="Kafka group session timeout; a dead worker's partitions "
         "move after this long (the embedded broker also waits half of it before a first assignment)",
     )
-    log_level: Literal["debug", "info", "warn", "error"] = "info"
+    log_level: Literal["debug", "info", "warn", "error"] = Field(
+        "info", description="worker log level"
+    )
 
 
 class DashboardSettings(BaseModel):

@@ -101,7 +101,7 @@ class _Running:
                 await asyncio.to_thread(self.broker.start)
                 s.kafka_url = self.broker.url
                 log.info("embedded broker started", url=s.kafka_url)
-            from ingest.kafka import ensure_topics
+            from apim.kafka import ensure_topics
 
             k = s.settings.kafka
             await ensure_topics(s.kafka_url, [k.raw_topic, k.dlq_topic], k.partitions)

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import faust
 
+from apim.kafka import bootstrap_servers
 from apim.settings import Settings
 
 
-def kafka_broker_url(settings: Settings) -> str:
-    url = settings.kafka.url
-    if url is None:
-        raise ValueError("APIM_KAFKA_URL is not set: the worker needs a broker to read from")
-    servers = url.removeprefix("kafka://").split(",")
-    return ";".join(f"kafka://{s.strip()}" for s in servers if s.strip())
+def kafka_broker_url(url: str) -> str:
+    """Our `kafka://a:9092,b:9092` → Faust's `kafka://a:9092;kafka://b:9092`."""
+    return ";".join(f"kafka://{server}" for server in bootstrap_servers(url).split(","))
 
 
 def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.worker.group,
-        broker=kafka_broker_url(settings),
+        broker=kafka_broker_url(settings.kafka.url or ""),
         store="memory://",
         datadir=str(settings.data_dir.resolve() / "worker"),
         topic_partitions=settings.kafka.partitions,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import faust
 
 from apim import settings as config
+from apim.kafka import ensure_topics
 from apim.settings import Settings
 from processors.agents import register
 from processors.app import create_app
@@ -21,6 +24,13 @@ def build(settings: Settings) -> faust.App:
             "APIM_SECURITY_HASH_SECRET is not set: the worker hashes credentials with it; "
             "set it to a long random string (apim up sets one for you)"
         )
+    k = settings.kafka
+    if k.url is None:
+        raise config.ConfigError(
+            "APIM_KAFKA_URL is not set: the worker needs a broker (kafka://host:9092); "
+            "`apim up` sets it for the embedded one"
+        )
+    asyncio.run(ensure_topics(k.url, [k.raw_topic, k.dlq_topic], k.partitions))
     wh = warehouse.connect(settings)
     warehouse.migrate(wh, settings.clickhouse.raw_ttl_days)
     hasher = CredentialHasher(settings.security.hash_secret.get_secret_value().encode())

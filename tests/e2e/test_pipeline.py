@@ -25,7 +25,7 @@ QUANTILE_BOUND = 0.02
 async def _read_topic(url: str, topic: str, expected: int, timeout_s: float = 30) -> list[dict]:
     from aiokafka import AIOKafkaConsumer
 
-    from ingest.kafka import bootstrap_servers
+    from apim.kafka import bootstrap_servers
 
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap_servers(url), auto_offset_reset="earliest", group_id=None
