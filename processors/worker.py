@@ -6,6 +6,7 @@ import asyncio
 
 import faust
 
+from apim import logs
 from apim import settings as config
 from apim.kafka import ensure_topics
 from apim.settings import Settings
@@ -41,6 +42,12 @@ def build(settings: Settings) -> faust.App:
 
 
 def run(settings: Settings) -> None:
+    logs.configure(settings.worker.log_level)
     app = build(settings)
-    worker = faust.Worker(app, loglevel=settings.worker.log_level, quiet=True)
+    worker = faust.Worker(
+        app,
+        loglevel=settings.worker.log_level,
+        logging_config=logs.dict_config(settings.worker.log_level),
+        quiet=True,
+    )
     worker.execute_from_commandline()

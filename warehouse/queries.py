@@ -86,7 +86,7 @@ class UsageQuery:
     """Usage grouped by any of `DIMENSIONS`, over [start, end), busiest first.
 
     Columns: the group keys, then `USAGE_COLUMNS`, then `status_1xx`, `bytes_in`,
-    `consumers` (distinct non-anonymous consumers), `errors_rate` (5xx share),
+    `consumers` (distinct non-anonymous consumers), `error_rate` (5xx share),
     `client_error_rate` (4xx share) and `latency_avg_ms`, `upstream_avg_ms`, `gateway_avg_ms`.
     """
 

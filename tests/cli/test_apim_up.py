@@ -1,0 +1,139 @@
+"""The README's story, as a user runs it: `apim up`, ship a real log file, read it back.
+
+Everything real: `apim up --no-simulate` starts the embedded broker, a Faust worker, chDB
+and the dashboard; `apim ingest`, `apim usage` and `apim sql` are separate processes that
+reach the running stack, then open chDB directly once it has stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from known_traffic_files import nginx_log
+
+pytestmark = pytest.mark.e2e
+APIM = [sys.executable, "-m", "apim"]
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APIM_")}
+    env.update(APIM_DATA_DIR=str(data_dir), APIM_DASHBOARD_PORT="0", PYTHONUNBUFFERED="1")
+    return env
+
+
+def apim(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([*APIM, *args], env=env, capture_output=True, text=True, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def test_up_ingest_usage_and_sql_while_running_and_after(tmp_path):
+    env = _env(tmp_path / "data")
+    log_file, expected = nginx_log(tmp_path / "access.log", lines=400, now=datetime.now(UTC))
+    stack = subprocess.Popen(
+        [*APIM, "up", "--no-simulate"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = stack.stdout.readline()
+        assert "apim is up: dashboard http://127.0.0.1:" in banner, stack.stderr.read()
+        dashboard = banner.split("dashboard ")[1].split()[0]
+        with urllib.request.urlopen(dashboard, timeout=10) as page:
+            assert page.status == 200
+        children = _children(stack.pid)
+        assert len(children) == 2  # the broker and the worker
+
+        shipped = apim("ingest", "--format", "nginx", "--no-progress", str(log_file), env=env)
+        assert shipped.stdout.strip().endswith("sent 400 lines, rejected 0")
+
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            out = apim("usage", "--by", "consumer", "--format", "json", env=env).stdout
+            if {r["consumer"]: r["requests"] for r in json.loads(out)} == expected:
+                break
+            time.sleep(1)
+        else:
+            pytest.fail(f"usage never matched: {out}")
+
+        csv_out = apim("usage", "--by", "consumer,endpoint", env=env).stdout
+        header = next(csv.reader(io.StringIO(csv_out)))
+        assert header == [
+            "consumer", "endpoint", "requests", "status_2xx", "status_3xx", "status_4xx",
+            "status_5xx", "bytes_out", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+        ]  # fmt: skip
+        counted = apim(
+            "sql", "SELECT count() AS n FROM access_events FINAL", "--format", "json", env=env
+        )
+        assert json.loads(counted.stdout) == [{"n": 400}]
+        bad = apim("sql", "SELEC nonsense", env=env, check=False)
+        assert (
+            bad.returncode == 1 and bad.stderr.startswith("apim: ") and "Syntax error" in bad.stderr
+        )
+    finally:
+        stack.send_signal(signal.SIGINT)
+        assert stack.wait(timeout=60) == 0, stack.stderr.read()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # nothing orphaned
+
+    after = apim("usage", "--by", "consumer", "--format", "json", env=env)
+    assert {r["consumer"]: r["requests"] for r in json.loads(after.stdout)} == expected
+
+
+def test_ingest_without_a_running_stack_says_how_to_fix_it(tmp_path):
+    env = _env(tmp_path / "data")
+    log_file, _ = nginx_log(tmp_path / "access.log", lines=3, now=datetime.now(UTC))
+    result = apim("ingest", "-f", "nginx", str(log_file), env=env, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("apim: no Kafka to ship to: start `apim up`")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "-f", "iis", "x.log"], "--format 'iis' is not known: use one of"),
+        (["ingest", "-f", "nginx", "missing.log"], "missing.log: no such file"),
+        (["usage", "--by", "planet"], "unknown dimension 'planet'"),
+        (["usage", "--from", "yesterday"], "--from 'yesterday' is not an ISO time"),
+    ],
+)
+def test_bad_arguments_get_one_line_saying_what_is_wrong(tmp_path, args, message):
+    result = apim(*args, env=_env(tmp_path / "data"), check=False)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+
+
+def test_every_command_has_help(tmp_path):
+    from typer.main import get_command
+
+    from apim.cli import app
+
+    for name in get_command(app).commands:
+        out = apim(name, "--help", env=_env(tmp_path)).stdout
+        assert "Usage:" in out and "--help" in out, name
