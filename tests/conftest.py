@@ -94,7 +94,7 @@ async def _produce(url: str, topic: str, messages: list[tuple[bytes, dict[str, b
 
 @pytest.fixture
 def pipeline(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Pipeline]:
-    from ingest.kafka import ensure_topics
+    from apim.kafka import ensure_topics
 
     run_id = uuid.uuid4().hex[:8]
     raw_topic, dlq_topic = f"raw-{run_id}", f"dlq-{run_id}"
