@@ -16,7 +16,8 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:
     """Runs in the child before exec: the kernel sends SIGTERM when the parent dies,
-    so a broker or worker is never left orphaned, even if `apim up` is SIGKILLed."""
+    so a broker or worker is never left orphaned, even if `apim up` is SIGKILLed.
+    (Strictly, when the forking *thread* dies: spawn from a long-lived thread.)"""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 

@@ -98,7 +98,7 @@ class _Running:
         try:
             if not s.kafka_url:
                 self.broker = EmbeddedBroker(s.data_dir / "logs" / "broker.log")
-                await asyncio.to_thread(self.broker.start)
+                self.broker.start()  # in this thread: children die with the thread that forked them
                 s.kafka_url = self.broker.url
                 log.info("embedded broker started", url=s.kafka_url)
             from apim.kafka import ensure_topics
@@ -107,6 +107,7 @@ class _Running:
             await ensure_topics(s.kafka_url, [k.raw_topic, k.dlq_topic], k.partitions)
             self._open_warehouse()
             env = _worker_env(s.settings, s.kafka_url, secret)
+            self._start_worker(env)
             self.tasks.append(asyncio.create_task(self._supervise_worker(env)))
             self._start_dashboard()
             if s.simulate:
@@ -179,17 +180,21 @@ class _Running:
             )
         )
 
-    async def _supervise_worker(self, env: dict[str, str]) -> None:
+    def _start_worker(self, env: dict[str, str]) -> None:
         log_path = self.stack.data_dir / "logs" / "worker.log"
+        self.worker = processes.spawn([sys.executable, "-m", "processors"], log_path, env)
+        log.info("worker started", pid=self.worker.pid, log=str(log_path))
+
+    async def _supervise_worker(self, env: dict[str, str]) -> None:
+        """Restart the worker whenever it exits, until the stack stops."""
         while not self.stack.stopping.is_set():
-            self.worker = processes.spawn([sys.executable, "-m", "processors"], log_path, env)
-            log.info("worker started", pid=self.worker.pid, log=str(log_path))
             while self.worker.poll() is None and not self.stack.stopping.is_set():
                 await asyncio.sleep(0.5)
             if self.stack.stopping.is_set():
                 return
-            log.error("worker exited, restarting", code=self.worker.returncode, log=str(log_path))
+            log.error("worker exited, restarting", code=self.worker.returncode)
             await asyncio.sleep(WORKER_RESTART_DELAY_S)
+            self._start_worker(env)
 
 
 def _hash_secret(settings: Settings, data_dir: Path) -> str:

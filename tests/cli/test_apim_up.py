@@ -137,3 +137,22 @@ def test_every_command_has_help(tmp_path):
     for name in get_command(app).commands:
         out = apim(name, "--help", env=_env(tmp_path)).stdout
         assert "Usage:" in out and "--help" in out, name
+
+
+def test_killing_apim_up_leaves_no_orphans(tmp_path):
+    stack = subprocess.Popen(
+        [*APIM, "up", "--no-simulate"],
+        env=_env(tmp_path / "data"),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert "apim is up" in stack.stdout.readline()
+    children = _children(stack.pid)
+    assert len(children) == 2
+    stack.send_signal(signal.SIGKILL)
+    stack.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in children):
+        time.sleep(0.2)
+    alive = [p for p in children if Path(f"/proc/{p}").exists()]
+    assert not alive, f"orphaned: {alive}"
