@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pyarrow as pa
+from msgspec.structs import astuple
 
 from apim.event import EVENT_FIELDS, AccessEvent
 from processors.aggregate import COUNTERS, KEY_COLUMNS, CellRow
@@ -100,10 +101,10 @@ def _pairs(tuples: list) -> list[tuple[int, int]]:
 
 
 def _events_table(events: list[tuple[str, AccessEvent]]) -> pa.Table:
-    columns: dict[str, list] = {"event_id": [e[0] for e in events]}
-    for name in EVENT_FIELDS:
-        columns[name] = [getattr(e[1], name) for e in events]
-    columns["endpoint"] = [endpoint_of(e[1].path) for e in events]
+    columns: dict[str, list | tuple] = {"event_id": [e[0] for e in events]}
+    values = zip(*(astuple(e[1]) for e in events), strict=True) if events else ()
+    columns.update(zip(EVENT_FIELDS, values or ([] for _ in EVENT_FIELDS), strict=True))
+    columns["endpoint"] = [endpoint_of(path) for path in columns["path"]]
     return pa.table(
         {
             name: pa.array(values, _EVENT_TYPES.get(name, pa.string()))

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from apim.event import AccessEvent
 
@@ -36,8 +37,12 @@ class CredentialHasher:
         if not secret:
             raise ValueError("the credential hash secret must not be empty")
         self._secret = secret
+        self._cached = lru_cache(maxsize=65536)(self._hash)  # credentials repeat a lot
 
     def __call__(self, credential: str) -> str:
+        return self._cached(credential)
+
+    def _hash(self, credential: str) -> str:
         digest = hmac.new(self._secret, credential.encode(), hashlib.sha256)
         return digest.hexdigest()[:32]
 

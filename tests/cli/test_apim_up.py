@@ -141,16 +141,15 @@ def test_every_command_has_help(tmp_path):
 
 def test_killing_apim_up_leaves_no_orphans(tmp_path):
     stack = subprocess.Popen(
-        [*APIM, "up", "--no-simulate"],
-        env=_env(tmp_path / "data"),
-        stdout=subprocess.PIPE,
-        text=True,
+        [*APIM, "up", "--no-simulate"], env=_env(tmp_path / "data"), stdout=subprocess.PIPE, text=True
     )
-    assert "apim is up" in stack.stdout.readline()
-    children = _children(stack.pid)
-    assert len(children) == 2
-    stack.send_signal(signal.SIGKILL)
-    stack.wait()
+    try:
+        assert "apim is up" in stack.stdout.readline()
+        children = _children(stack.pid)
+        assert len(children) == 2
+    finally:
+        stack.send_signal(signal.SIGKILL)
+        stack.wait()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in children):
         time.sleep(0.2)
