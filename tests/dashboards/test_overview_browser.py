@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -71,7 +71,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
 
 def wait_for(driver: webdriver.Chrome, condition, what: str):
     try:
-        return WebDriverWait(driver, WAIT_S, poll_frequency=0.2).until(condition)
+        return WebDriverWait(
+            driver, WAIT_S, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(condition)
     except TimeoutException:
         raise AssertionError(
             f"timed out after {WAIT_S} s waiting for {what}; page text:\n"
@@ -139,8 +141,14 @@ def test_range_picker_switches_to_minutes(browser, server, known):
         lambda d: "per minute" in (text_of(d, "overview-range-label") or ""),
         "the range label to switch to minutes",
     )
-    assert text_of(browser, "overview-kpi-requests") == f"{known.requests:,}"
-    assert table_rows(browser, "overview-top-endpoints")[0][0] == known.top_endpoints[0][0]
+    wait_for(  # the page re-renders after the switch: read it once it has settled
+        browser,
+        lambda d: (
+            text_of(d, "overview-kpi-requests") == f"{known.requests:,}"
+            and table_rows(d, "overview-top-endpoints")[0][0] == known.top_endpoints[0][0]
+        ),
+        "the minute view's numbers",
+    )
     assert_no_errors(browser)
 
 
