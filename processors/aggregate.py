@@ -18,27 +18,13 @@ from dataclasses import dataclass, field
 from apim.event import AccessEvent
 from apim.histogram import bucket_of
 from processors.normalize import endpoint_of
+from warehouse.schema import USAGE_COUNTERS
 
 GRANULARITIES: dict[str, int] = {"minute": 60, "hour": 3600, "day": 86400}
 HORIZON_S: dict[str, int] = {"minute": 20 * 60, "hour": 3 * 3600, "day": 2 * 86400}
 """How long past a source's newest event a window stays in memory; later events reload it."""
 
-COUNTERS = (
-    "requests",
-    "status_1xx",
-    "status_2xx",
-    "status_3xx",
-    "status_4xx",
-    "status_5xx",
-    "bytes_in",
-    "bytes_out",
-    "latency_count",
-    "latency_sum_ms",
-    "upstream_count",
-    "upstream_sum_ms",
-    "gateway_count",
-    "gateway_sum_ms",
-)
+COUNTERS = USAGE_COUNTERS
 KEY_COLUMNS = ("window_start", "api", "method", "endpoint", "consumer")
 
 Key = tuple[int, str, str, str, str]

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import polars as pl
 import pyarrow as pa
 
+from apim.processes import pid_alive
 from apim.settings import Settings
 from warehouse.errors import WarehouseBusyError, WarehouseError
 
@@ -132,7 +133,7 @@ def read_owner(chdb_dir: Path) -> Owner | None:
         owner = Owner(int(data["pid"]), str(data["url"]), str(data["token"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return owner if _alive(owner.pid) else None
+    return owner if pid_alive(owner.pid) else None
 
 
 def connect(settings: Settings) -> Warehouse:
@@ -182,16 +183,6 @@ def arrow_ipc(table: pa.Table) -> bytes:
 
 def _json_body(sql: str, parameters: Parameters) -> bytes:
     return json.dumps({"sql": sql, "parameters": parameters or {}}, default=str).encode()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class _errors:

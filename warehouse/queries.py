@@ -14,6 +14,7 @@ import polars as pl
 
 from apim.histogram import GAMMA, ZERO_BUCKET
 from warehouse.client import Warehouse
+from warehouse.schema import USAGE_COUNTERS
 
 TIME_DIMENSIONS = {
     "minute": "toDateTime64(toStartOfMinute(window_start), 0, 'UTC')",
@@ -149,36 +150,13 @@ class UsageQuery:
 
 _SUMS = ", ".join(
     [
-        *(
-            f"sum({c}) AS {c}"
-            for c in (
-                "requests",
-                "status_1xx",
-                "status_2xx",
-                "status_3xx",
-                "status_4xx",
-                "status_5xx",
-                "bytes_in",
-                "bytes_out",
-                "latency_count",
-                "latency_sum_ms",
-                "upstream_count",
-                "upstream_sum_ms",
-                "gateway_count",
-                "gateway_sum_ms",
-            )
-        ),
+        *(f"sum({c}) AS {c}" for c in USAGE_COUNTERS),
         "uniqExactIf(consumer, consumer != 'anonymous') AS consumers",
         "sumMap(latency_hist) AS hist",
     ]
 )
 _OUTER = [
-    "requests",
-    "status_2xx",
-    "status_3xx",
-    "status_4xx",
-    "status_5xx",
-    "bytes_out",
+    *(c for c in USAGE_COLUMNS if not c.startswith("latency_p")),
     "status_1xx",
     "bytes_in",
     "consumers",

@@ -21,6 +21,28 @@ from dataclasses import dataclass
 from warehouse.client import Warehouse
 
 GRANULARITIES = ("minute", "hour", "day")
+USAGE_COUNTERS = (
+    "requests",
+    "status_1xx",
+    "status_2xx",
+    "status_3xx",
+    "status_4xx",
+    "status_5xx",
+    "bytes_in",
+    "bytes_out",
+    "latency_count",
+    "latency_sum_ms",
+    "upstream_count",
+    "upstream_sum_ms",
+    "gateway_count",
+    "gateway_sum_ms",
+)
+"""The additive columns of the usage tables, in order (`*_ms` are Float64, the rest UInt64)."""
+
+
+_COUNTER_COLUMNS = ",\n        ".join(
+    f"{c} {'Float64' if c.endswith('_ms') else 'UInt64'}" for c in USAGE_COUNTERS
+)
 
 
 def _usage_table(granularity: str) -> str:
@@ -33,20 +55,7 @@ def _usage_table(granularity: str) -> str:
         consumer String,
         src LowCardinality(String),
         src_offset UInt64,
-        requests UInt64,
-        status_1xx UInt64,
-        status_2xx UInt64,
-        status_3xx UInt64,
-        status_4xx UInt64,
-        status_5xx UInt64,
-        bytes_in UInt64,
-        bytes_out UInt64,
-        latency_count UInt64,
-        latency_sum_ms Float64,
-        upstream_count UInt64,
-        upstream_sum_ms Float64,
-        gateway_count UInt64,
-        gateway_sum_ms Float64,
+        {_COUNTER_COLUMNS},
         latency_hist Map(Int16, UInt64)
     ) ENGINE = ReplacingMergeTree(src_offset)
     PARTITION BY toYYYYMM(window_start)

@@ -10,6 +10,7 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mutations import mutate
 
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers import kong
@@ -330,20 +331,8 @@ def test_random_bytes_never_raise(line: bytes) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(VALID_LINES), st.data())
 def test_mutated_bytes_never_raise(line: bytes, data: st.DataObject) -> None:
-    mutated = bytearray(line)
-    for _ in range(data.draw(st.integers(1, 5))):
-        pos = data.draw(st.integers(0, len(mutated)))
-        op = data.draw(st.sampled_from(["replace", "insert", "delete", "truncate"]))
-        byte = data.draw(st.integers(0, 255))
-        if op == "replace" and pos < len(mutated):
-            mutated[pos] = byte
-        elif op == "insert":
-            mutated.insert(pos, byte)
-        elif op == "delete" and pos < len(mutated):
-            del mutated[pos]
-        elif op == "truncate":
-            del mutated[pos:]
-    _check_results(bytes(mutated), kong.parse(bytes(mutated), CTX))
+    mutated = mutate(line, data, st.integers(0, 255))
+    _check_results(mutated, kong.parse(mutated, CTX))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

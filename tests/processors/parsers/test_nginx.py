@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mutations import mutate
 
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers import nginx
@@ -229,18 +230,6 @@ def test_random_bytes_never_raise(line: bytes) -> None:
 @settings(max_examples=500, deadline=None)
 @given(st.sampled_from(ACCESS + MALFORMED + NON_UTF8), st.data())
 def test_mutated_lines_never_raise(line: bytes, data: st.DataObject) -> None:
-    mutated = bytearray(line)
     interesting = st.sampled_from([*b' "[]-\\x=,:0123456789.', 0, 0x7F, 0xFF, 0x0A])
-    for _ in range(data.draw(st.integers(1, 5))):
-        pos = data.draw(st.integers(0, len(mutated)))
-        op = data.draw(st.sampled_from(["replace", "insert", "delete", "truncate"]))
-        byte = data.draw(st.integers(0, 255) | interesting)
-        if op == "replace" and pos < len(mutated):
-            mutated[pos] = byte
-        elif op == "insert":
-            mutated.insert(pos, byte)
-        elif op == "delete" and pos < len(mutated):
-            del mutated[pos]
-        elif op == "truncate":
-            del mutated[pos:]
-    _check_results(nginx.parse(bytes(mutated), CTX))
+    mutated = mutate(line, data, st.integers(0, 255) | interesting)
+    _check_results(nginx.parse(mutated, CTX))
