@@ -34,6 +34,7 @@ def spawn(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
+            start_new_session=True,  # Ctrl-C reaches only us; we stop children in order
             preexec_fn=_die_with_parent,
         )
     finally:

@@ -18,6 +18,7 @@ returns outside a request).
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from pathlib import Path
 
@@ -134,7 +135,7 @@ class Server:
     def __init__(self, httpd: BaseWSGIServer, url: str) -> None:
         self._httpd = httpd
         self.url = url
-        self.port: int = httpd.server_port
+        self.port: int = httpd.port
         self._thread = threading.Thread(
             target=httpd.serve_forever, name=f"dashboards:{self.port}", daemon=True
         )
@@ -163,11 +164,28 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def serve(app: dash.Dash, host: str, port: int) -> Server:
-    """Serve `app` on host:port (0: any free port) in a background thread."""
-    httpd = make_server(host, port, app.server, threaded=True, request_handler=_QuietHandler)
+    """Serve `app` on host:port (0: any free port) in a background thread.
+
+    Raises OSError when the port is taken (werkzeug alone would print and exit)."""
+    try:
+        sock = socket.create_server((host, port))
+    except OSError as exc:
+        raise OSError(
+            f"dashboard address {host}:{port} is not available ({exc.strerror.split(' (')[0]}): "
+            "stop what uses it or set APIM_DASHBOARD_PORT"
+        ) from None
+    with sock:  # werkzeug serves a duplicate of this socket
+        httpd = make_server(
+            host,
+            sock.getsockname()[1],
+            app.server,
+            threaded=True,
+            request_handler=_QuietHandler,
+            fd=sock.fileno(),
+        )
     shown = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host
     if ":" in shown:
         shown = f"[{shown}]"
-    url = f"http://{shown}:{httpd.server_port}/"
+    url = f"http://{shown}:{httpd.port}/"
     log.info("dashboards serving at %s", url)
     return Server(httpd, url)

@@ -141,7 +141,10 @@ def test_every_command_has_help(tmp_path):
 
 def test_killing_apim_up_leaves_no_orphans(tmp_path):
     stack = subprocess.Popen(
-        [*APIM, "up", "--no-simulate"], env=_env(tmp_path / "data"), stdout=subprocess.PIPE, text=True
+        [*APIM, "up", "--no-simulate"],
+        env=_env(tmp_path / "data"),
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert "apim is up" in stack.stdout.readline()
@@ -155,3 +158,19 @@ def test_killing_apim_up_leaves_no_orphans(tmp_path):
         time.sleep(0.2)
     alive = [p for p in children if Path(f"/proc/{p}").exists()]
     assert not alive, f"orphaned: {alive}"
+
+
+def test_a_taken_dashboard_port_is_one_clear_error_and_nothing_left_running(tmp_path):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        env = _env(tmp_path / "data")
+        env["APIM_DASHBOARD_PORT"] = str(taken.getsockname()[1])
+        result = subprocess.run(
+            [*APIM, "up", "--no-simulate"], env=env, capture_output=True, text=True, timeout=120
+        )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("apim: could not start: dashboard address 127.0.0.1:")
+    assert "set APIM_DASHBOARD_PORT" in last
+    assert not (tmp_path / "data" / "warehouse.owner.json").exists()
