@@ -10,6 +10,7 @@ so per-minute histograms sum into hours, days, consumers or endpoints without lo
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 RELATIVE_ACCURACY = 0.01
 GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
@@ -20,6 +21,7 @@ ZERO_BUCKET = -32768
 """Bucket for latencies of exactly zero (Kong logs whole milliseconds); it reports 0."""
 
 
+@lru_cache(maxsize=65536)  # gateways log whole or tenth milliseconds: values repeat
 def bucket_of(value_ms: float) -> int:
     if value_ms <= 0:
         return ZERO_BUCKET

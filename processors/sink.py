@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import pyarrow as pa
 from msgspec.structs import astuple
@@ -139,19 +138,29 @@ def _dead_letters_table(letters: list[DeadLetter]) -> pa.Table:
 
 
 def _cells_table(rows: list[CellRow]) -> pa.Table:
+    keys = list(zip(*(r.key for r in rows), strict=True))
     columns: dict[str, pa.Array] = {
-        "window_start": pa.array(
-            [datetime.fromtimestamp(r.key[0], UTC) for r in rows], pa.timestamp("s", tz="UTC")
-        ),
+        "window_start": pa.array(keys[0], pa.int64()).cast(pa.timestamp("s", tz="UTC")),
     }
-    for i, name in enumerate(KEY_COLUMNS[1:], start=1):
-        columns[name] = pa.array([r.key[i] for r in rows], pa.string())
+    for name, values in zip(KEY_COLUMNS[1:], keys[1:], strict=True):
+        columns[name] = pa.array(values, pa.string())
     columns["src"] = pa.array([r.src for r in rows], pa.string())
     columns["src_offset"] = pa.array([r.version for r in rows], pa.uint64())
-    for i, name in enumerate(COUNTERS):
+    counts = zip(*(r.counts for r in rows), strict=True)
+    for name, values in zip(COUNTERS, counts, strict=True):
+        # counters accumulate as Python numbers; the integer ones are whole by construction
         kind = pa.uint64() if name in _INT_COUNTERS else pa.float64()
-        columns[name] = pa.array(
-            [int(r.counts[i]) if name in _INT_COUNTERS else float(r.counts[i]) for r in rows], kind
-        )
-    columns["latency_hist"] = pa.array([list(r.hist.items()) for r in rows], _HIST_TYPE)
+        columns[name] = pa.array(values, pa.float64()).cast(kind)
+    columns["latency_hist"] = _hist_array([r.hist for r in rows])
     return pa.table(columns)
+
+
+def _hist_array(hists: list[dict[int, int]]) -> pa.MapArray:
+    offsets, buckets, counts = [0], [], []
+    for hist in hists:
+        buckets.extend(hist)
+        counts.extend(hist.values())
+        offsets.append(len(buckets))
+    return pa.MapArray.from_arrays(
+        pa.array(offsets, pa.int32()), pa.array(buckets, pa.int16()), pa.array(counts, pa.uint64())
+    )
