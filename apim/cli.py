@@ -85,8 +85,20 @@ def ingest(
     fmt: Annotated[str, typer.Option("--format", "-f", help="log format: kong or nginx")],
     data_dir: DataDir = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="progress bar")] = True,
+    spool_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="disk buffer while Kafka is unreachable [default <data dir>/spool/<file>]"
+        ),
+    ] = None,
+    spool_max_mb: Annotated[
+        int, typer.Option(min=1, help="spool bound; reading pauses when it is full")
+    ] = 256,
 ) -> None:
-    """Ship a gateway log file to Kafka; malformed lines end in the dead-letter topic."""
+    """Ship a gateway log file to Kafka; malformed lines end in the dead-letter topic.
+
+    While Kafka is unreachable lines wait in a disk spool; when the spool is full reading
+    pauses (loudly) rather than dropping anything. Run again to resume an interrupted spool."""
     from processors.parsers import PARSERS
 
     if fmt not in PARSERS:
@@ -96,11 +108,17 @@ def ingest(
     settings = load_settings(data_dir)
     kafka_url = _kafka_url(settings)
     from ingest.files import ingest_file
+    from ingest.spool import Spool
 
+    name = "stdin" if path == "-" else Path(path).name
+    spool = Spool(spool_dir or settings.data_dir / "spool" / name, spool_max_mb * 1024 * 1024)
     k = settings.kafka
+    logs.configure("WARNING")
     try:
         result = asyncio.run(
-            ingest_file(path, fmt, kafka_url, k.raw_topic, k.dlq_topic, show_progress=progress)
+            ingest_file(
+                path, fmt, kafka_url, k.raw_topic, k.dlq_topic, spool=spool, show_progress=progress
+            )
         )
     except Exception as exc:
         fail(f"shipping {path} to {kafka_url} failed: {exc}", 1)

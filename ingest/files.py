@@ -14,7 +14,8 @@ from typing import BinaryIO
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ingest.kafka import MAX_MESSAGE_BYTES, LineSender, producer_for, send_rejected
+from ingest.kafka import MAX_MESSAGE_BYTES, LineSender, Shipper, rejected_message
+from ingest.spool import Spool
 
 
 @dataclass
@@ -30,15 +31,18 @@ async def ingest_file(
     raw_topic: str,
     dlq_topic: str,
     *,
+    spool: Spool | None = None,
     show_progress: bool = True,
 ) -> IngestResult:
-    """Ship every line of `path` ("-" for stdin); return how many were sent and rejected."""
+    """Ship every line of `path` ("-" for stdin); return how many were sent and rejected.
+
+    While Kafka is unreachable lines are buffered in `spool` (a shipper restarted on the
+    same spool sends what it had buffered first); when the spool is full, reading pauses."""
     source = "stdin" if path == "-" else Path(path).name
     result = IngestResult()
-    producer = producer_for(kafka_url)
-    await producer.start()
+    shipper = Shipper(kafka_url, spool)
+    sender = LineSender(shipper, raw_topic, fmt, source)
     try:
-        sender = LineSender(producer, raw_topic, fmt, source)
         with _open(path) as stream, _progress(path, show_progress) as (progress, task):
             for number, raw in enumerate(stream, start=1):
                 progress.advance(task, len(raw))
@@ -47,16 +51,17 @@ async def ingest_file(
                     continue
                 if len(line) > MAX_MESSAGE_BYTES:
                     reason = f"line longer than {MAX_MESSAGE_BYTES} bytes"
-                    await send_rejected(
-                        producer, dlq_topic, f"{source}:{number}", fmt, reason, line
-                    )
+                    message = rejected_message(f"{source}:{number}", fmt, reason, line)
+                    await shipper.send(dlq_topic, message, [])
                     result.rejected += 1
                     continue
                 await sender.add(number, line)
-            await sender.close()
-        result.sent = sender.sent_lines
-    finally:
-        await producer.stop()
+            await sender.flush()
+    except BaseException:
+        await shipper.close(deliver=False)
+        raise
+    await shipper.close()
+    result.sent = sender.sent_lines
     return result
 
 

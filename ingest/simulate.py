@@ -7,7 +7,7 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 
 from apim import logs
-from ingest.kafka import LineSender, producer_for
+from ingest.kafka import LineSender, Shipper
 from ingest.simulator import TrafficSimulator
 
 log = logs.get(__name__)
@@ -26,9 +26,8 @@ async def simulate(
     """Send simulated Kong lines until `stop` is set; return how many were sent."""
     now = datetime.now(UTC)
     simulator = TrafficSimulator(seed=seed, start=now - timedelta(hours=history_hours))
-    producer = producer_for(kafka_url)
-    await producer.start()
-    sender = LineSender(producer, topic, "kong", SOURCE)
+    shipper = Shipper(kafka_url)
+    sender = LineSender(shipper, topic, "kong", SOURCE)
     line_number = 0
     try:
         if history_hours > 0:
@@ -50,7 +49,7 @@ async def simulate(
                 await sender.add(line_number, line)
             await sender.flush()
             tick_end = current
-        await sender.close()
+        await sender.flush()
     finally:
-        await producer.stop()
+        await shipper.close()
     return sender.sent_lines
