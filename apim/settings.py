@@ -65,6 +65,18 @@ class ApiSettings(BaseModel):
     port: int = Field(0, ge=0, le=65535, description="warehouse API port (0: any free port)")
 
 
+class MetricsSettings(BaseModel):
+    enabled: bool = Field(True, description="serve Prometheus metrics at /metrics in every process")
+    host: str = Field("127.0.0.1", description="address the /metrics endpoints listen on")
+    port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="/metrics port (0: any free port; each process writes its URL to "
+        "<data dir>/metrics/)",
+    )
+
+
 class SecuritySettings(BaseModel):
     hash_secret: SecretStr | None = Field(
         None, description="key for hashing credentials (HMAC-SHA256); required in production"
@@ -88,6 +100,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     dashboard: DashboardSettings = DashboardSettings()
     api: ApiSettings = ApiSettings()
+    metrics: MetricsSettings = MetricsSettings()
     security: SecuritySettings = SecuritySettings()
 
     @property

@@ -6,6 +6,10 @@ process and served to the others through the authenticated loopback warehouse AP
 Always: a Faust worker process (restarted if it dies), the Dash server in this process,
 and, unless `simulate` is off, the traffic simulator. Ctrl-C or SIGTERM stops everything;
 children die with this process even if it is killed.
+
+Metrics: this process serves its own /metrics (the simulator's `ingest` stage), URL in
+`<data dir>/metrics/stack.url` and `stack.json`; the worker serves its own on a free port
+(`<data dir>/metrics/worker-<pid>.url`), so a fixed APIM_METRICS_PORT is this process's.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from apim import logs, processes
+from apim import logs, metrics, processes
 from apim.broker import EmbeddedBroker
 from apim.settings import Settings
 
 log = logs.get(__name__)
 WORKER_RESTART_DELAY_S = 2.0
 STATE_FILE = "stack.json"
+STACK_METRICS = "stack"
 
 
 class Stack:
@@ -45,6 +50,7 @@ class Stack:
         self.stopping = asyncio.Event()
         self.kafka_url = settings.kafka.url or ""
         self.dashboard_url = ""
+        self.metrics_url = ""
 
     async def run(self) -> None:
         """Start everything, wait for Ctrl-C / SIGTERM, stop everything."""
@@ -59,6 +65,7 @@ class Stack:
                         "pid": os.getpid(),
                         "kafka_url": self.kafka_url,
                         "dashboard": self.dashboard_url,
+                        "metrics": self.metrics_url,
                     }
                 )
             )
@@ -90,12 +97,14 @@ class _Running:
         self.dashboard = None
         self.tasks: list[asyncio.Task] = []
         self.worker: subprocess.Popen | None = None
+        self.stop_metrics = None
 
     async def __aenter__(self) -> str:
         s = self.stack
         s.data_dir.mkdir(parents=True, exist_ok=True)
         secret = _hash_secret(s.settings, s.data_dir)
         try:
+            self._serve_metrics()
             if not s.kafka_url:
                 self.broker = EmbeddedBroker(s.data_dir / "logs" / "broker.log")
                 self.broker.start()  # in this thread: children die with the thread that forked them
@@ -115,9 +124,10 @@ class _Running:
         except BaseException:
             await self.__aexit__(None, None, None)
             raise
+        served = f", metrics {s.metrics_url}" if s.metrics_url else ""
         return (
             f"apim is up: dashboard {s.dashboard_url}  (Kafka {s.kafka_url}, "
-            f"warehouse {s.settings.clickhouse_url}; Ctrl-C stops)"
+            f"warehouse {s.settings.clickhouse_url}{served}; Ctrl-C stops)"
         )
 
     async def __aexit__(self, *exc: object) -> None:
@@ -138,7 +148,16 @@ class _Running:
             self.wh.close()
         if self.broker is not None:
             await asyncio.to_thread(self.broker.stop)
+        if self.stop_metrics is not None:
+            self.stop_metrics()
         log.info("stopped")
+
+    def _serve_metrics(self) -> None:
+        s = self.stack
+        _forget_dead_workers(s.data_dir)
+        metrics.init_stages(metrics.INGEST)
+        url, self.stop_metrics = metrics.publish(s.settings, STACK_METRICS)
+        s.metrics_url = url or ""
 
     def _open_warehouse(self) -> None:
         import warehouse
@@ -193,6 +212,7 @@ class _Running:
             if self.stack.stopping.is_set():
                 return
             log.error("worker exited, restarting", code=self.worker.returncode)
+            _forget_dead_workers(self.stack.data_dir)
             await asyncio.sleep(WORKER_RESTART_DELAY_S)
             self._start_worker(env)
 
@@ -219,6 +239,16 @@ def _worker_env(settings: Settings, kafka_url: str, secret: str) -> dict[str, st
         APIM_CLICKHOUSE_URL=settings.clickhouse_url,
         APIM_DATA_DIR=str(settings.data_dir.resolve()),
         APIM_SECURITY_HASH_SECRET=secret,
+        APIM_METRICS_PORT="0",  # a fixed port is this process's; the worker's URL is in a file
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+def _forget_dead_workers(data_dir: Path) -> None:
+    """Remove the metrics URL files of workers that were killed (clean exits remove theirs)."""
+    folder = data_dir / metrics.METRICS_DIR
+    for path in folder.glob("worker-*.url") if folder.is_dir() else ():
+        pid = path.stem.removeprefix("worker-")
+        if not pid.isdigit() or not processes.pid_alive(int(pid)):
+            path.unlink(missing_ok=True)

@@ -3,6 +3,8 @@
 Lines are shipped as they are: parsing is the worker's job, and a malformed line ends up
 in the dead-letter topic with its reason. The shipper itself rejects only what it cannot
 ship: a line longer than the message limit (sent to the dead-letter topic instead).
+Lines are counted in the `ingest` stage metrics (`apim.metrics`); this one-shot command
+does not serve them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import BinaryIO
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from apim import metrics
 from ingest.kafka import MAX_MESSAGE_BYTES, LineSender, Shipper, rejected_message
 from ingest.spool import Spool
 
@@ -42,6 +45,8 @@ async def ingest_file(
     result = IngestResult()
     shipper = Shipper(kafka_url, spool)
     sender = LineSender(shipper, raw_topic, fmt, source)
+    received = metrics.EVENTS_RECEIVED.labels(stage=metrics.INGEST)
+    sent = metrics.RunningTotal(metrics.EVENTS_SENT.labels(stage=metrics.INGEST))
     try:
         with _open(path) as stream, _progress(path, show_progress) as (progress, task):
             for number, raw in enumerate(stream, start=1):
@@ -49,14 +54,18 @@ async def ingest_file(
                 line = raw.rstrip(b"\r\n")
                 if not line.strip():
                     continue
+                received.inc()
                 if len(line) > MAX_MESSAGE_BYTES:
                     reason = f"line longer than {MAX_MESSAGE_BYTES} bytes"
                     message = rejected_message(f"{source}:{number}", fmt, reason, line)
                     await shipper.send(dlq_topic, message, [])
                     result.rejected += 1
+                    metrics.count_errors(metrics.INGEST, metrics.TOO_LONG)
                     continue
                 await sender.add(number, line)
+                sent.update(sender.sent_lines)
             await sender.flush()
+            sent.update(sender.sent_lines)
     except BaseException:
         await shipper.close(deliver=False)
         raise

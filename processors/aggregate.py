@@ -174,6 +174,10 @@ class UsageAggregator:
     def sources(self) -> list[str]:
         return list(self._sources)
 
+    def watermarks(self) -> list[int]:
+        """Newest event time seen (epoch s) per owned source partition; 0: none yet."""
+        return [state.watermark for state in list(self._sources.values())]
+
     def _state(self, src: str) -> SourceState:
         state = self._sources.get(src)
         if state is None:

@@ -1,12 +1,17 @@
-"""Start a Faust worker process: settings → warehouse → pipeline → agents → run."""
+"""Start a Faust worker process: settings → warehouse → pipeline → agents → run.
+
+The process serves its Prometheus metrics (`apim.metrics`) while it runs, at the URL it
+logs and writes to `<data dir>/metrics/worker-<pid>.url` (removed on a clean exit).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 
 import faust
 
-from apim import logs
+from apim import logs, metrics
 from apim import settings as config
 from apim.kafka import ensure_topics
 from apim.settings import Settings
@@ -50,4 +55,8 @@ def run(settings: Settings) -> None:
         logging_config=logs.dict_config(settings.worker.log_level),
         quiet=True,
     )
-    worker.execute_from_commandline()
+    _, stop_metrics = metrics.publish(settings, f"worker-{os.getpid()}")
+    try:
+        worker.execute_from_commandline()
+    finally:
+        stop_metrics()
