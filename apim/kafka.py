@@ -28,3 +28,26 @@ async def ensure_topics(url: str, topics: list[str], partitions: int) -> None:
                 )
     finally:
         await admin.close()
+
+
+async def group_lag(url: str, group: str, topic: str) -> int:
+    """Messages of `topic` the consumer group has not committed yet (all partitions).
+
+    Reads the group's commits without joining it (no subscription, so no rebalance)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers(url), group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the cluster metadata
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(tps)
+        lag = 0
+        for tp in tps:
+            done = await consumer.committed(tp)
+            lag += max(ends[tp] - (done if done is not None and done >= 0 else 0), 0)
+        return lag
+    finally:
+        await consumer.stop()

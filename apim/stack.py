@@ -29,6 +29,7 @@ from apim.settings import Settings
 
 log = logs.get(__name__)
 WORKER_RESTART_DELAY_S = 2.0
+DRAIN_TIMEOUT_S = 60.0
 STATE_FILE = "stack.json"
 STACK_METRICS = "stack"
 
@@ -138,6 +139,8 @@ class _Running:
             except (TimeoutError, Exception) as error:  # stopping: log, carry on stopping
                 log.warning("component did not stop cleanly", error=repr(error))
                 task.cancel()
+        if self.broker is not None and self.worker is not None:
+            await self._drain()
         if self.worker is not None:
             await asyncio.to_thread(processes.stop, self.worker)
         if self.dashboard is not None:
@@ -158,6 +161,27 @@ class _Running:
         metrics.init_stages(metrics.INGEST)
         url, self.stop_metrics = metrics.publish(s.settings, STACK_METRICS)
         s.metrics_url = url or ""
+
+    async def _drain(self) -> None:
+        """The embedded broker forgets everything when it stops: let the worker finish
+        what was shipped first (bounded by DRAIN_TIMEOUT_S), and say what is lost if not."""
+        from apim.kafka import group_lag
+
+        s = self.stack.settings
+        deadline = asyncio.get_running_loop().time() + DRAIN_TIMEOUT_S
+        lag = -1
+        while self.worker.poll() is None and asyncio.get_running_loop().time() < deadline:
+            try:
+                lag = await group_lag(self.stack.kafka_url, s.worker.group, s.kafka.raw_topic)
+            except Exception as error:  # broker unreachable: nothing more to drain
+                log.warning("cannot read the backlog", error=repr(error))
+                return
+            if lag == 0:
+                log.info("backlog drained")
+                return
+            log.info("draining the backlog before stopping", messages=lag)
+            await asyncio.sleep(0.5)
+        log.error("stopping with an unprocessed backlog: it is lost", messages=lag)
 
     def _open_warehouse(self) -> None:
         import warehouse

@@ -174,3 +174,34 @@ def test_a_taken_dashboard_port_is_one_clear_error_and_nothing_left_running(tmp_
     assert last.startswith("apim: could not start: dashboard address 127.0.0.1:")
     assert "set APIM_DASHBOARD_PORT" in last
     assert not (tmp_path / "data" / "warehouse.owner.json").exists()
+
+
+def _usage_by_consumer(env: dict[str, str]) -> dict[str, int]:
+    out = apim("usage", "--by", "consumer", "--format", "json", env=env).stdout
+    return {r["consumer"]: r["requests"] for r in json.loads(out)}
+
+
+def test_stopping_with_data_in_flight_loses_nothing_and_restarting_counts_nothing_twice(tmp_path):
+    env = _env(tmp_path / "data")
+    log_file, expected = nginx_log(tmp_path / "access.log", lines=20_000, now=datetime.now(UTC))
+    for _ in range(2):  # the second run finds the warehouse of the first and a new, empty broker
+        stack = subprocess.Popen(
+            [*APIM, "up", "--no-simulate"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert "apim is up" in stack.stdout.readline()
+            if expected:
+                apim("ingest", "-f", "nginx", "--no-progress", str(log_file), env=env)
+        finally:
+            stack.send_signal(signal.SIGINT)  # at once: the worker is still counting
+            _, errors = stack.communicate(timeout=120)
+        assert stack.returncode == 0, errors
+        if expected:
+            assert '"backlog drained"' in errors or "backlog drained" in errors
+            assert _usage_by_consumer(env) == expected
+            first_run, expected = expected, {}
+    assert _usage_by_consumer(env) == first_run
