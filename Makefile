@@ -36,3 +36,10 @@ browser-deps:
 
 clean:
 	rm -rf $(VENV) data
+
+# Benchmarks of issue #3 (several minutes); shrink or lengthen with BENCH_ARGS, e.g.
+# make bench BENCH_ARGS=--quick   or the full 30-minute soak: BENCH_ARGS="--soak-seconds 1800"
+.PHONY: bench
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)

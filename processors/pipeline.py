@@ -68,7 +68,14 @@ class BatchProcessor:
     def process(self, messages: list[RawMessage]) -> BatchOutcome:
         """Count and store one batch; safe to call again with the same messages."""
         with self._lock:
-            return self._process(messages)
+            try:
+                return self._process(messages)
+            except BaseException:
+                # The cells already count this batch, but it was not stored: forget them so
+                # the retry reloads what is stored, as after a restart.
+                for src in {m.src for m in messages}:
+                    self.aggregator.drop(src)
+                raise
 
     def _process(self, messages: list[RawMessage]) -> BatchOutcome:
         parsed = [self._parse(m) for m in messages]
@@ -122,12 +129,33 @@ class BatchProcessor:
             else:
                 results = parse_line(parser, line, ctx)
             for result in results:
+                if not isinstance(result, Rejected):
+                    result = _checked(result, line)
                 if isinstance(result, Rejected):
                     item.dead_letters.append(_dead_letter(m, index, ctx.source, fmt, result))
                 else:
                     item.events.append((f"{m.src}/{m.offset}/{index}", result))
                 index += 1
         return item
+
+
+MAX_BYTES = 2**40
+MAX_LATENCY_MS = 1e10
+_SIZES = ("bytes_in", "bytes_out")
+_LATENCIES = ("latency_ms", "upstream_latency_ms", "gateway_latency_ms")
+
+
+def _checked(event: AccessEvent, line: bytes) -> AccessEvent | Rejected:
+    """Values a parser accepted but the warehouse cannot hold, as a rejection (not a stall)."""
+    for name in _SIZES:
+        value = getattr(event, name)
+        if value is not None and not 0 <= value <= MAX_BYTES:
+            return Rejected(f"{name}: {value} out of range 0..{MAX_BYTES}", line)
+    for name in _LATENCIES:
+        value = getattr(event, name)
+        if value is not None and not 0 <= value <= MAX_LATENCY_MS:
+            return Rejected(f"{name}: {value} out of range 0..{MAX_LATENCY_MS:g} ms", line)
+    return event
 
 
 def _dead_letter(m: RawMessage, index: int, source: str, fmt: str, r: Rejected) -> DeadLetter:
