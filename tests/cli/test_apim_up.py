@@ -39,6 +39,17 @@ def apim(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Comp
     return result
 
 
+def start_stack(env: dict[str, str]) -> subprocess.Popen:
+    """`apim up --no-simulate` in the background, its output piped."""
+    return subprocess.Popen(
+        [*APIM, "up", "--no-simulate"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def _children(pid: int) -> set[int]:
     found = set()
     for entry in Path("/proc").iterdir():
@@ -55,13 +66,7 @@ def _children(pid: int) -> set[int]:
 def test_up_ingest_usage_and_sql_while_running_and_after(tmp_path):
     env = _env(tmp_path / "data")
     log_file, expected = nginx_log(tmp_path / "access.log", lines=400, now=datetime.now(UTC))
-    stack = subprocess.Popen(
-        [*APIM, "up", "--no-simulate"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    stack = start_stack(env)
     try:
         banner = stack.stdout.readline()
         assert "apim is up: dashboard http://127.0.0.1:" in banner, stack.stderr.read()
@@ -185,13 +190,7 @@ def test_stopping_with_data_in_flight_loses_nothing_and_restarting_counts_nothin
     env = _env(tmp_path / "data")
     log_file, expected = nginx_log(tmp_path / "access.log", lines=20_000, now=datetime.now(UTC))
     for _ in range(2):  # the second run finds the warehouse of the first and a new, empty broker
-        stack = subprocess.Popen(
-            [*APIM, "up", "--no-simulate"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        stack = start_stack(env)
         try:
             assert "apim is up" in stack.stdout.readline()
             if expected:
