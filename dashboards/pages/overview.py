@@ -172,31 +172,21 @@ def charts(o: Overview) -> html.Div:
     )
 
 
+def _top_card(title: str, table_id: str, key: str, frame: pl.DataFrame) -> html.Div:
+    return html.Div(
+        [
+            html.H3(title, className="card-title"),
+            data_table(table_id, ((key, key.capitalize()), *_TOP_COLUMNS), top_rows(frame, key)),
+        ],
+        className="card",
+    )
+
+
 def top_tables(o: Overview) -> html.Div:
     return html.Div(
         [
-            html.Div(
-                [
-                    html.H3("Top endpoints", className="card-title"),
-                    data_table(
-                        "overview-top-endpoints",
-                        (("endpoint", "Endpoint"), *_TOP_COLUMNS),
-                        top_rows(o.top_endpoints, "endpoint"),
-                    ),
-                ],
-                className="card",
-            ),
-            html.Div(
-                [
-                    html.H3("Top consumers", className="card-title"),
-                    data_table(
-                        "overview-top-consumers",
-                        (("consumer", "Consumer"), *_TOP_COLUMNS),
-                        top_rows(o.top_consumers, "consumer"),
-                    ),
-                ],
-                className="card",
-            ),
+            _top_card("Top endpoints", "overview-top-endpoints", "endpoint", o.top_endpoints),
+            _top_card("Top consumers", "overview-top-consumers", "consumer", o.top_consumers),
         ],
         className="tables",
     )
