@@ -51,6 +51,11 @@ class Shipper:
             return
         await self._buffer(topic, value, headers)
 
+    async def flush(self) -> None:
+        """Wait until every message sent so far is acknowledged by Kafka or in the spool:
+        after this, they survive a crash of this process."""
+        await self._settle()
+
     async def close(self, *, deliver: bool = True) -> None:
         """Deliver everything (waiting for Kafka as long as it takes), then stop. With
         `deliver=False` (interrupted), whatever is spooled stays for the next run."""
