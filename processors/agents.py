@@ -22,7 +22,7 @@ import faust
 from apim import logs, metrics
 from apim.settings import Settings
 from processors.aggregate import UsageAggregator
-from processors.parsers import PARSERS
+from processors.parsers import MAPPING_PREFIX, PARSERS
 from processors.pipeline import BatchOutcome, BatchProcessor, RawMessage
 from processors.sink import DeadLetter
 
@@ -113,7 +113,9 @@ def _forget_lag(tp: Any) -> None:
 def _count(outcome: BatchOutcome) -> None:
     """The batch in the per-stage counters (a batch is all-or-nothing: after it succeeded)."""
     letters = len(outcome.dead_letters)
-    unknown_format = sum(1 for d in outcome.dead_letters if d.format not in PARSERS)
+    unknown_format = sum(
+        1 for d in outcome.dead_letters if _format_label(d.format) == metrics.UNKNOWN
+    )
     metrics.EVENTS_RECEIVED.labels(stage=metrics.PARSE).inc(outcome.events + letters)
     metrics.EVENTS_SENT.labels(stage=metrics.PARSE).inc(outcome.events)
     metrics.count_errors(metrics.PARSE, metrics.MALFORMED, letters - unknown_format)
@@ -127,7 +129,10 @@ def _count(outcome: BatchOutcome) -> None:
 
 
 def _format_label(fmt: str) -> str:
-    """The `format` header comes from the shipper: only known names become label values."""
+    """The `format` header comes from the shipper: only known names become label values
+    (all mapping files share one label, so the metric stays bounded)."""
+    if fmt.startswith(MAPPING_PREFIX):
+        return "mapping"
     return fmt if fmt in PARSERS else metrics.UNKNOWN
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from apim.event import AccessEvent
 from processors.aggregate import UsageAggregator
-from processors.parsers import PARSERS, ParseContext, Parser, Rejected, parse_line
+from processors.parsers import ParseContext, Parser, Rejected, parse_line, parser_for
 from processors.sink import DeadLetter, SinkBatch, WarehouseSink
 
 MAX_RECORD_TEXT = 64 * 1024
@@ -57,12 +57,12 @@ class BatchProcessor:
         self,
         sink: WarehouseSink,
         hash_credential: Callable[[str], str],
-        parsers: Mapping[str, Parser] = PARSERS,
+        parser_for: Callable[[str], Parser] = parser_for,
     ) -> None:
         self.sink = sink
         self.aggregator = UsageAggregator()
         self._hash = hash_credential
-        self._parsers = parsers
+        self._parser_for = parser_for
         self._lock = threading.Lock()
 
     def process(self, messages: list[RawMessage]) -> BatchOutcome:
@@ -78,7 +78,8 @@ class BatchProcessor:
                 raise
 
     def _process(self, messages: list[RawMessage]) -> BatchOutcome:
-        parsed = [self._parse(m) for m in messages]
+        parsers: dict[str, Parser | str] = {}
+        parsed = [self._parse(m, parsers) for m in messages]
         self._load_windows(parsed)
         outcome, batch = BatchOutcome(), SinkBatch()
         for item in parsed:
@@ -112,11 +113,20 @@ class BatchProcessor:
                 rows = self.sink.load_cells(src, granularity, windows)
                 self.aggregator.load(src, granularity, windows, rows)
 
-    def _parse(self, m: RawMessage) -> _Parsed:
+    def _parser(self, fmt: str, parsers: dict[str, Parser | str]) -> Parser | str:
+        """The parser of `fmt`, or why there is none; resolved once per format per batch."""
+        if fmt not in parsers:
+            try:
+                parsers[fmt] = self._parser_for(fmt)
+            except (KeyError, ValueError) as exc:
+                parsers[fmt] = str(exc.args[0]) if exc.args else repr(exc)
+        return parsers[fmt]
+
+    def _parse(self, m: RawMessage, parsers: dict[str, Parser | str]) -> _Parsed:
         fmt = m.headers.get("format", b"").decode(errors="replace")
         source = m.headers.get("source", b"").decode(errors="replace") or f"{m.src}@{m.offset}"
         first_line = _int(m.headers.get("line"), 1)
-        parser = self._parsers.get(fmt)
+        parser = self._parser(fmt, parsers) if fmt else "message has no 'format' header"
         item = _Parsed(m, [], [])
         index = 0
         for i, line in enumerate(m.value.split(b"\n")):
@@ -124,8 +134,8 @@ class BatchProcessor:
             if not line.strip():
                 continue
             ctx = ParseContext(f"{source}:{first_line + i}", self._hash)
-            if parser is None:
-                results: list = [Rejected(_unknown_format(fmt), line)]
+            if isinstance(parser, str):
+                results: list = [Rejected(parser, line)]
             else:
                 results = parse_line(parser, line, ctx)
             for result in results:
@@ -165,12 +175,6 @@ def _dead_letter(m: RawMessage, index: int, source: str, fmt: str, r: Rejected) 
         text = text[:MAX_RECORD_TEXT]
         reason += f" (record cut to {MAX_RECORD_TEXT} characters)"
     return DeadLetter(m.src, m.offset, index, source, fmt, reason, text)
-
-
-def _unknown_format(fmt: str) -> str:
-    if not fmt:
-        return "message has no 'format' header"
-    return f"unknown format {fmt!r}: expected one of {', '.join(sorted(PARSERS))}"
 
 
 def _int(raw: bytes | None, default: int) -> int:

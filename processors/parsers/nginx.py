@@ -25,11 +25,17 @@ Absolute-form request targets ("GET http://host/x HTTP/1.1") keep the full URI a
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
-from functools import lru_cache
 
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers.base import ParseContext, ParseResult, Rejected
+from processors.parsers.values import (
+    FieldError,
+    clf_time,
+    remainder_ms,
+    request_line,
+    seconds_list_to_ms,
+    seconds_to_ms,
+)
 
 GATEWAY = "nginx"
 
@@ -50,24 +56,10 @@ _PREFIXES = tuple(
     (name, re.compile(b"".join(p for _, p in _PARTS[: i + 1]), re.DOTALL))
     for i, (name, _) in enumerate(_PARTS)
 )
-_TIME = re.compile(rb"(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})")
-_MONTHS = {
-    m.encode(): i
-    for i, m in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
-    )
-}
-_METHOD = re.compile(rb"[A-Z][A-Z_-]*")
 _STATUS = re.compile(rb"\d{3}")
 _DIGITS = re.compile(rb"\d+")
-_SECONDS = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
 _KV = re.compile(r'(\w+)=("[^"]*"|\S*)')
-_LIST_SEP = re.compile(r"[,:]")
 _ESCAPE = re.compile(rb"\\x([0-9A-Fa-f]{2})")
-
-
-class _Bad(Exception):
-    """A part of the line is wrong; the message is the `Rejected` reason."""
 
 
 def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
@@ -80,27 +72,24 @@ def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
         return [Rejected(_diagnose(text), line)]
     try:
         return [_to_event(m, ctx)]
-    except _Bad as exc:
+    except FieldError as exc:
         return [Rejected(str(exc), line)]
 
 
 def _to_event(m: re.Match[bytes], ctx: ParseContext) -> AccessEvent:
-    method, path = _request(m["request"])
+    method, path = request_line("request", _unescape(m["request"]))
     latency, upstream = _extensions(m["ext"])
-    gateway_latency = None
-    if latency is not None and upstream is not None:
-        gateway_latency = max(0.0, round(latency - upstream, 3))
     user = _unescape(m["user"])
     ua = _unescape(m["ua"])
     return AccessEvent(
-        event_time=_time(m["time"]),
+        event_time=clf_time("time_local", _unescape(m["time"])),
         gateway=GATEWAY,
         method=method,
         path=path,
         status=_status(m["status"]),
         latency_ms=latency,
         upstream_latency_ms=upstream,
-        gateway_latency_ms=gateway_latency,
+        gateway_latency_ms=remainder_ms(latency, upstream),
         bytes_out=_body_bytes(m["bytes"]),
         consumer=ANONYMOUS if user in ("", "-") else user,
         client_ip=m["addr"].decode("utf-8", "replace"),
@@ -117,42 +106,12 @@ def _diagnose(text: bytes) -> str:
     return "line does not match the combined log format"  # unreachable in practice
 
 
-def _request(raw: bytes) -> tuple[str, str]:
-    parts = raw.split(b" ")
-    if len(parts) != 3:
-        shown = _unescape(raw)[:80]
-        raise _Bad(f"request: expected 'METHOD URI PROTOCOL', got {len(parts)} part(s): {shown!r}")
-    method, uri, protocol = parts
-    if not _METHOD.fullmatch(method):
-        raise _Bad(f"request: invalid method {_unescape(method)[:40]!r}")
-    if not uri:
-        raise _Bad("request: empty URI")
-    if not protocol.startswith(b"HTTP/"):
-        raise _Bad(f"request: invalid protocol {_unescape(protocol)[:40]!r}")
-    return method.decode("ascii"), _unescape(uri.partition(b"?")[0])
-
-
-@lru_cache(maxsize=4096)
-def _time(raw: bytes) -> datetime:
-    m = _TIME.fullmatch(raw)
-    month = _MONTHS.get(m[2]) if m else None
-    if m is None or month is None:
-        raise _Bad(f"time_local: expected dd/Mon/yyyy:HH:MM:SS +hhmm, got {_unescape(raw)[:40]!r}")
-    try:
-        sign = -1 if m[7] == b"-" else 1
-        offset = timezone(sign * timedelta(hours=int(m[8]), minutes=int(m[9])))
-        local = datetime(int(m[3]), month, int(m[1]), int(m[4]), int(m[5]), int(m[6]), 0, offset)
-        return local.astimezone(UTC)
-    except (ValueError, OverflowError) as exc:
-        raise _Bad(f"time_local: {exc}: {raw.decode('ascii')!r}") from None
-
-
 def _status(raw: bytes) -> int:
     if not _STATUS.fullmatch(raw):
-        raise _Bad(f"status: expected a 3-digit code, got {_unescape(raw)[:20]!r}")
+        raise FieldError(f"status: expected a 3-digit code, got {_unescape(raw)[:20]!r}")
     status = int(raw)
     if not 100 <= status <= 599:
-        raise _Bad(f"status: {status} not in 100-599")
+        raise FieldError(f"status: {status} not in 100-599")
     return status
 
 
@@ -160,7 +119,7 @@ def _body_bytes(raw: bytes) -> int | None:
     if raw == b"-":
         return None
     if not _DIGITS.fullmatch(raw):
-        raise _Bad(f"body_bytes_sent: expected a byte count, got {_unescape(raw)[:20]!r}")
+        raise FieldError(f"body_bytes_sent: expected a byte count, got {_unescape(raw)[:20]!r}")
     return int(raw)
 
 
@@ -172,30 +131,16 @@ def _extensions(raw: bytes) -> tuple[float | None, float | None]:
     if "=" in ext.split(None, 1)[0]:
         return _key_values(ext)
     request_time, _, upstream = ext.partition(" ")
-    return _ms("request_time", request_time), _upstream_ms(upstream)
+    latency = seconds_to_ms("request_time", request_time)
+    return latency, seconds_list_to_ms("upstream_response_time", upstream)
 
 
 def _key_values(ext: str) -> tuple[float | None, float | None]:
     if _KV.sub("", ext).strip():
-        raise _Bad(f"extensions: expected key=value pairs, got {ext[:80]!r}")
+        raise FieldError(f"extensions: expected key=value pairs, got {ext[:80]!r}")
     values = {k: v.strip('"') for k, v in _KV.findall(ext)}
-    return _ms("rt", values.get("rt", "")), _upstream_ms(values.get("urt", ""))
-
-
-def _upstream_ms(value: str) -> float | None:
-    """Sum of an upstream time list ("0.010, 0.020" or "0.010 : 0.020"); "-" entries skipped."""
-    times = [_ms("upstream_response_time", v.strip()) for v in _LIST_SEP.split(value)]
-    known = [t for t in times if t is not None]
-    return round(sum(known), 3) if known else None
-
-
-def _ms(name: str, value: str) -> float | None:
-    """Seconds (nginx's "0.041") to milliseconds; "" or "-" is unknown."""
-    if value in ("", "-"):
-        return None
-    if not _SECONDS.fullmatch(value):
-        raise _Bad(f"{name}: expected seconds, got {value[:40]!r}")
-    return round(float(value) * 1000, 3)
+    latency = seconds_to_ms("rt", values.get("rt", ""))
+    return latency, seconds_list_to_ms("upstream_response_time", values.get("urt", ""))
 
 
 def _unescape(raw: bytes) -> str:

@@ -1,0 +1,145 @@
+"""Apache APISIX logger entries, the default ("full") log format -> `AccessEvent`s.
+
+Handles what http-logger, kafka-logger, tcp/udp-logger and file-logger send with the default
+entry (`log-util.get_full_log`): a JSON array of entries (the default: http-logger with
+`concat_method: "json"` and kafka-logger send an array whenever `batch_max_size` is not 1,
+even for a batch of one), or a single object (`batch_max_size: 1`, file-logger, and the
+`concat_method: "new_line"` body once split into lines). Each array element becomes its own
+result; a bad element costs only itself (framing in `json_records`).
+
+Mapping and units: `start_time` is epoch milliseconds; `latency`, `upstream_latency` and
+`apisix_latency` are milliseconds (floats with noise such as 41.000127792358, rounded to
+3 decimals); `upstream_latency` is absent when no upstream was called (-> `None`).
+`request.uri` is `$request_uri` (the query string is dropped for `path`); `request.size` is
+`$request_length`, `response.size` is `$bytes_sent`.
+
+Decisions a caller may need:
+- `route` is `route_id` and `api` is `service_id`; when no route matched, APISIX leaves
+  `route_id` out and puts the request host in `service_id`, so `api` is then "" rather than
+  a host name; a route without a service has `service_id` "" too;
+- consumer is `consumer.username` (present only when a consumer authenticated), else
+  "anonymous"; APISIX logs no credential id, and does not redact headers, so the clear
+  credential is taken from the request and hashed into `credential_hash`: the key-auth
+  `apikey` header, else the `apikey` query argument, else the `Authorization` header
+  (whole value; a JWT therefore hashes per token). This also identifies failed attempts;
+- `request_id` is the `x-request-id` header (set by the request-id plugin or the client),
+  else "": APISIX has no request id of its own;
+- header and query values may be repeated (a JSON array: the first is used) or `true` (a
+  query flag without value: not a credential);
+- `upstream` ("ip:port, ip:port" after retries) is not used, so retries need no handling.
+
+Not supported: custom `log_format` entries (they lack the default keys and are rejected as
+"…: missing required field"), `meta_format: "origin"` (raw HTTP text: "invalid JSON"), and
+the `llm_*` keys, which are ignored.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from apim.event import ANONYMOUS, AccessEvent
+from processors.parsers.base import ParseContext, ParseResult
+from processors.parsers.convert import (
+    check_status,
+    latency_ms,
+    non_empty,
+    path_of,
+    size_bytes,
+    utc_from_epoch_ms,
+)
+from processors.parsers.json_records import JsonRecords
+
+GATEWAY = "apisix"
+
+_HeaderValue = str | list[str] | None
+
+
+class _Headers(msgspec.Struct, gc=False):
+    user_agent: _HeaderValue = msgspec.field(default=None, name="user-agent")
+    request_id: _HeaderValue = msgspec.field(default=None, name="x-request-id")
+    apikey: _HeaderValue = None
+    authorization: _HeaderValue = None
+
+
+class _Query(msgspec.Struct, gc=False):
+    apikey: str | list[str] | bool | None = None
+
+
+class _Request(msgspec.Struct, gc=False):
+    uri: str
+    method: str
+    size: int | None = None
+    headers: _Headers | None = None
+    querystring: _Query | None = None
+
+
+class _Response(msgspec.Struct, gc=False):
+    status: int
+    size: int | None = None
+
+
+class _Consumer(msgspec.Struct, gc=False):
+    username: str | None = None
+
+
+class _Entry(msgspec.Struct, gc=False):
+    start_time: int | float
+    request: _Request
+    response: _Response
+    latency: float | None = None
+    upstream_latency: float | None = None
+    apisix_latency: float | None = None
+    route_id: str | None = None
+    service_id: str | None = None
+    consumer: _Consumer | None = None
+    client_ip: str | None = None
+
+
+def _to_event(entry: _Entry, ctx: ParseContext, source: str) -> AccessEvent:
+    req, resp = entry.request, entry.response
+    headers = req.headers or _Headers()
+    credential = _credential(headers, req.querystring)
+    username = entry.consumer.username if entry.consumer else None
+    return AccessEvent(
+        event_time=utc_from_epoch_ms("start_time", entry.start_time),
+        request_id=_first(headers.request_id),
+        gateway=GATEWAY,
+        api=(entry.service_id or "") if entry.route_id is not None else "",
+        route=entry.route_id or "",
+        method=non_empty("request.method", req.method),
+        path=path_of("request.uri", req.uri),
+        status=check_status("response.status", resp.status),
+        latency_ms=latency_ms(entry.latency),
+        upstream_latency_ms=latency_ms(entry.upstream_latency),
+        gateway_latency_ms=latency_ms(entry.apisix_latency),
+        bytes_in=size_bytes("request.size", req.size),
+        bytes_out=size_bytes("response.size", resp.size),
+        consumer=username or ANONYMOUS,
+        credential_hash=ctx.hash_credential(credential) if credential else "",
+        client_ip=entry.client_ip or "",
+        user_agent=_first(headers.user_agent),
+        source=source,
+    )
+
+
+def _credential(headers: _Headers, query: _Query | None) -> str:
+    """The clear credential the client sent (key-auth key, else Authorization), or ""."""
+    query_key = query.apikey if query else None
+    if isinstance(query_key, bool):  # `?apikey` without a value
+        query_key = None
+    return _first(headers.apikey) or _first(query_key) or _first(headers.authorization)
+
+
+def _first(value: _HeaderValue) -> str:
+    """A header or query value: repeated ones are an array, the first is used."""
+    if isinstance(value, list):
+        return value[0] if value else ""
+    return value or ""
+
+
+_RECORDS = JsonRecords(_Entry, _to_event)
+
+
+def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
+    """Parse one APISIX logger payload (an entry or an array of entries); one result each."""
+    return _RECORDS.parse(line, ctx)
