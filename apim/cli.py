@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -27,6 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+T = TypeVar("T")
 DataDir = Annotated[
     Path | None,
     typer.Option(
@@ -79,10 +82,17 @@ def up(
         fail(f"could not start: {exc}", 1)
 
 
+FORMAT_HELP = (
+    "log format: kong, tyk, apisix, envoy, envoy-json, traefik, nginx, nginx-json, aws-apigw, "
+    "azure-apim, caddy, gravitee, mapping:<file.yaml> (docs/mapping.md), or auto"
+)
+SpoolMaxMb = Annotated[int, typer.Option(min=1, help="spool bound; reading pauses when it is full")]
+
+
 @app.command()
 def ingest(
-    path: Annotated[str, typer.Argument(help="log file to ship, or - for stdin")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="log format: kong or nginx")],
+    path: Annotated[str, typer.Argument(help="log file to ship (plain or gzip), or - for stdin")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)],
     data_dir: DataDir = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="progress bar")] = True,
     spool_dir: Annotated[
@@ -91,38 +101,267 @@ def ingest(
             help="disk buffer while Kafka is unreachable [default <data dir>/spool/<file>]"
         ),
     ] = None,
-    spool_max_mb: Annotated[
-        int, typer.Option(min=1, help="spool bound; reading pauses when it is full")
-    ] = 256,
+    spool_max_mb: SpoolMaxMb = 256,
 ) -> None:
     """Ship a gateway log file to Kafka; malformed lines end in the dead-letter topic.
 
     While Kafka is unreachable lines wait in a disk spool; when the spool is full reading
-    pauses (loudly) rather than dropping anything. Run again to resume an interrupted spool."""
-    from processors.parsers import PARSERS
-
-    if fmt not in PARSERS:
-        fail(f"--format {fmt!r} is not known: use one of {', '.join(sorted(PARSERS))}")
+    pauses (loudly) rather than dropping anything. Run again to resume an interrupted spool.
+    With --format auto the format is detected from the file's first lines (and the worker
+    checks every message again)."""
     if path != "-" and not Path(path).is_file():
         fail(f"{path}: no such file (give a log file path, or - for stdin)")
+    header = _format_header(fmt)
+    if header == "auto" and path != "-":
+        header = _detect_format(Path(path))
     settings = load_settings(data_dir)
     kafka_url = _kafka_url(settings)
     from ingest.files import ingest_file
-    from ingest.spool import Spool
 
     name = "stdin" if path == "-" else Path(path).name
-    spool = Spool(spool_dir or settings.data_dir / "spool" / name, spool_max_mb * 1024 * 1024)
+    spool = _spool(spool_dir or settings.data_dir / "spool" / name, spool_max_mb)
     k = settings.kafka
     logs.configure("WARNING")
     try:
         result = asyncio.run(
             ingest_file(
-                path, fmt, kafka_url, k.raw_topic, k.dlq_topic, spool=spool, show_progress=progress
+                path,
+                header,
+                kafka_url,
+                k.raw_topic,
+                k.dlq_topic,
+                spool=spool,
+                show_progress=progress,
             )
         )
     except Exception as exc:
         fail(f"shipping {path} to {kafka_url} failed: {exc}", 1)
     typer.echo(f"sent {result.sent} lines, rejected {result.rejected}")
+
+
+@app.command()
+def tail(
+    follow: Annotated[
+        list[str],
+        typer.Option(
+            "--follow",
+            "-F",
+            help="FORMAT:GLOB of files to follow, e.g. nginx:'/var/log/nginx/access.log*' "
+            "(quote globs; mapping:<file.yaml>:GLOB for a mapping); repeat for more",
+        ),
+    ],
+    data_dir: DataDir = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="where positions in the files are kept [default <data dir>/tail/]"),
+    ] = None,
+    poll_s: Annotated[float, typer.Option(min=0.01, help="seconds between looks at idle files")] = (
+        0.25
+    ),
+    rotate_wait_s: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="a rotated-away file is closed, and a new gzip file read, after this long "
+            "unchanged",
+        ),
+    ] = 5.0,
+    retention_days: Annotated[
+        float, typer.Option(min=0, help="forget the checkpoints of files gone for longer")
+    ] = 7.0,
+    spool_dir: Annotated[
+        Path | None, typer.Option(help="disk buffer [default <data dir>/spool/tail]")
+    ] = None,
+    spool_max_mb: SpoolMaxMb = 256,
+) -> None:
+    """Follow live log files (rotation, copytruncate, gzip) until Ctrl-C, resuming from a
+    checkpoint: a restart neither loses nor repeats lines."""
+    from ingest.tail import Watch, parse_watch
+    from ingest.tail import tail as run_tail
+
+    watches = []
+    for spec in follow:
+        try:
+            watch = parse_watch(spec)
+        except ValueError as exc:
+            fail(f"--follow {exc}")
+        watches.append(Watch(watch.pattern, _format_header(watch.fmt)))
+    settings = load_settings(data_dir)
+    kafka_url = _kafka_url(settings)
+    spool = _spool(spool_dir or settings.data_dir / "spool" / "tail", spool_max_mb)
+    k = settings.kafka
+    _serve_until_signal(
+        settings,
+        "tail",
+        lambda stop: run_tail(
+            watches,
+            kafka_url,
+            k.raw_topic,
+            k.dlq_topic,
+            checkpoint or settings.data_dir / "tail" / "checkpoints.json",
+            stop,
+            spool=spool,
+            poll_s=poll_s,
+            rotate_wait_s=rotate_wait_s,
+            retention_s=retention_days * 86400,
+        ),
+    )
+
+
+@app.command()
+def backfill(
+    paths: Annotated[
+        list[str], typer.Argument(help="archived log files or quoted globs, plain or gzip")
+    ],
+    fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)],
+    data_dir: DataDir = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="where progress is kept; rerun with the same file to resume "
+            "[default <data dir>/backfill/checkpoints.json]"
+        ),
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="progress bar with rate and ETA")
+    ] = True,
+    spool_dir: Annotated[
+        Path | None, typer.Option(help="disk buffer [default <data dir>/spool/backfill]")
+    ] = None,
+    spool_max_mb: SpoolMaxMb = 256,
+) -> None:
+    """Ship archived logs through the pipeline (event times kept), resumable: interrupt it
+    and run the same command again to continue where it stopped."""
+    from ingest.backfill import backfill as run_backfill
+    from ingest.backfill import expand
+
+    header = _format_header(fmt)
+    try:
+        files = expand(paths)
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    if header == "auto":
+        header = _detect_format(files[0])
+    settings = load_settings(data_dir)
+    kafka_url = _kafka_url(settings)
+    spool = _spool(spool_dir or settings.data_dir / "spool" / "backfill", spool_max_mb)
+    k = settings.kafka
+    logs.configure("WARNING")
+
+    def run(stop: asyncio.Event):
+        return run_backfill(
+            files,
+            header,
+            kafka_url,
+            k.raw_topic,
+            k.dlq_topic,
+            checkpoint or settings.data_dir / "backfill" / "checkpoints.json",
+            spool=spool,
+            stop=stop,
+            show_progress=progress,
+        )
+
+    try:
+        result = _run_until_signal(run)
+    except Exception as exc:
+        fail(f"backfill to {kafka_url} failed: {exc}", 1)
+    typer.echo(
+        f"sent {result.sent} lines, rejected {result.rejected}; "
+        f"{result.shipped_files} files shipped, {result.skipped_files} already shipped"
+    )
+    for failure in result.failed:
+        typer.echo(f"apim: {failure}", err=True)
+    if result.stopped:
+        fail("stopped: run the same command again to continue", 130)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def receive(
+    http: Annotated[
+        bool,
+        typer.Option(
+            "--http/--no-http", help="serve the HTTP log receiver (POST /v1/logs/<format>)"
+        ),
+    ] = True,
+    syslog: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="syslog listener udp|tcp:<port>[:<format>], e.g. udp:5514:nginx; repeat for more"
+        ),
+    ] = None,
+    syslog_apps: Annotated[
+        str,
+        typer.Option(
+            help="syslog app-name to format, e.g. nginx=nginx,haproxy=mapping:/etc/apim/haproxy.yaml"
+        ),
+    ] = "",
+    data_dir: DataDir = None,
+    spool_dir: Annotated[
+        Path | None, typer.Option(help="disk buffer [default <data dir>/spool/receive]")
+    ] = None,
+    spool_max_mb: SpoolMaxMb = 256,
+) -> None:
+    """Take logs pushed by gateways (Kong http-log, APISIX http-logger, syslog from NGINX and
+    HAProxy) until Ctrl-C; a sender gets its answer only once its lines are durable.
+    Addresses, token and limits: the APIM_RECEIVER_* settings."""
+    from ingest.http_receiver import HttpOptions, HttpReceiver
+    from ingest.outbox import Outbox
+    from ingest.receivers import serve
+    from ingest.syslog import Listener, SyslogOptions, SyslogReceiver, parse_apps, parse_listener
+    from processors.parsers import PARSERS
+
+    try:
+        listeners = [parse_listener(spec) for spec in syslog or []]
+        apps = parse_apps(syslog_apps)
+    except ValueError as exc:
+        fail(f"--syslog: {exc}")
+    listeners = [Listener(x.transport, x.port, x.fmt and _format_header(x.fmt)) for x in listeners]
+    apps = {app_name: _format_header(f) for app_name, f in apps.items()}
+    if not http and not listeners:
+        fail("nothing to receive: keep --http or give --syslog udp|tcp:<port>[:<format>]")
+    settings = load_settings(data_dir)
+    kafka_url = _kafka_url(settings)
+    r, k = settings.receiver, settings.kafka
+    token = r.token.get_secret_value() if r.token else None
+    try:
+        outbox_spool = _spool(spool_dir or settings.data_dir / "spool" / "receive", spool_max_mb)
+
+        def receivers(outbox: Outbox) -> list:
+            built: list = []
+            if http:
+                formats = {name: name for name in PARSERS}
+                built.append(
+                    HttpReceiver(
+                        outbox,
+                        HttpOptions(
+                            formats, r.host, r.http_port, token, r.max_body_bytes, r.inflight_bytes
+                        ),
+                    )
+                )
+            if listeners:
+                built.append(
+                    SyslogReceiver(
+                        outbox,
+                        SyslogOptions(
+                            listeners,
+                            apps,
+                            r.host,
+                            r.syslog_max_frame_bytes,
+                            r.syslog_pending_bytes,
+                        ),
+                    )
+                )
+            return built
+
+        def run(stop: asyncio.Event):
+            outbox = Outbox(kafka_url, k.raw_topic, k.dlq_topic, outbox_spool)
+            return serve(outbox, receivers(outbox), stop)
+
+        _serve_until_signal(settings, "receive", run)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 @app.command()
@@ -135,25 +374,19 @@ def simulate(
     data_dir: DataDir = None,
 ) -> None:
     """Send simulated gateway traffic to Kafka until Ctrl-C (a demo, or a load)."""
-    import signal
-
     from ingest.simulate import simulate as run_simulator
 
     settings = load_settings(data_dir)
     logs.configure()
     kafka_url = _kafka_url(settings)
 
-    async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+    def run(stop: asyncio.Event):
         topic = settings.kafka.raw_topic
-        return await run_simulator(
+        return run_simulator(
             kafka_url, topic, stop, rate=rate, history_hours=history_hours, seed=seed
         )
 
-    typer.echo(f"sent {asyncio.run(main())} lines")
+    typer.echo(f"sent {_run_until_signal(run)} lines")
 
 
 @app.command()
@@ -202,7 +435,9 @@ def sql(
 
 @app.command("dead-letters")
 def dead_letters(
-    summary: Annotated[bool, typer.Option(help="count per format and reason")] = False,
+    summary: Annotated[
+        bool, typer.Option(help="count per source (file, topic, sender), format and reason")
+    ] = False,
     limit: Annotated[int, typer.Option(min=1, help="rows at most")] = 50,
     fmt: Annotated[
         OutputFormat, typer.Option("--format", help="output format")
@@ -248,6 +483,81 @@ def dashboard(data_dir: DataDir = None) -> None:
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:
         server.shutdown()
+
+
+def _format_header(fmt: str) -> str:
+    """The `format` header for a --format value: a known name, auto, or a mapping file
+    (checked now, sent as an absolute path: the worker opens it by that path)."""
+    from processors.parsers import MAPPING_PREFIX, PARSERS, MappingError
+    from processors.parsers.detect import AUTO
+    from processors.parsers.mapping import validate_mapping
+
+    if fmt == AUTO or fmt in PARSERS:
+        return fmt
+    if fmt.startswith(MAPPING_PREFIX):
+        path = Path(fmt.removeprefix(MAPPING_PREFIX)).expanduser().resolve()
+        try:
+            validate_mapping(path)
+        except MappingError as exc:
+            fail(str(exc))
+        return f"{MAPPING_PREFIX}{path}"
+    fail(
+        f"format {fmt!r} is not known: use one of {', '.join(sorted(PARSERS))}, "
+        f"{MAPPING_PREFIX}<file.yaml> or {AUTO}"
+    )
+
+
+def _detect_format(path: Path) -> str:
+    """--format auto for a file: detect it from its first lines, or say why not."""
+    import gzip
+    import itertools
+
+    from processors.parsers import PARSERS, CredentialHasher
+    from processors.parsers.detect import SAMPLE_LINES, detect
+
+    with path.open("rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    with gzip.open(path) if gzipped else path.open("rb") as f:
+        lines = [line.rstrip(b"\r\n") for line in itertools.islice(f, SAMPLE_LINES * 5)]
+    detection = detect(lines, PARSERS, CredentialHasher(b"detect-only"))
+    if detection.format is None:
+        fail(f"{path}: {detection.reason}")
+    typer.echo(f"{path}: {detection.reason}", err=True)
+    return detection.format
+
+
+def _spool(directory: Path, max_mb: int):
+    from ingest.spool import Spool
+
+    return Spool(directory, max_mb * 1024 * 1024)
+
+
+def _serve_until_signal(settings: config.Settings, name: str, run) -> None:
+    """Run a long-lived shipper (`run(stop)` coroutine) until SIGINT/SIGTERM, with logs and
+    Prometheus metrics like every other long-running process."""
+    from apim import metrics
+
+    logs.configure()
+    metrics.init_stages(metrics.INGEST)
+    _, stop_metrics = metrics.publish(settings, f"{name}-{os.getpid()}")
+    try:
+        _run_until_signal(run)
+    finally:
+        stop_metrics()
+
+
+def _run_until_signal(run: Callable[[asyncio.Event], Awaitable[T]]) -> T:
+    """`asyncio.run(run(stop))`, where SIGINT and SIGTERM set `stop` (a clean stop)."""
+    import signal
+
+    async def main() -> T:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await run(stop)
+
+    return asyncio.run(main())
 
 
 def _time(option: str, value: str | None) -> datetime | None:

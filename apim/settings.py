@@ -27,6 +27,11 @@ class KafkaSettings(BaseModel):
     raw_topic: str = Field("apim.raw-logs", description="topic the shippers write log lines to")
     dlq_topic: str = Field("apim.dead-letters", description="malformed lines, with their reason")
     partitions: int = Field(4, ge=1, le=1024, description="partitions of the topics we create")
+    gateway_topics: dict[str, str] = Field(
+        default_factory=dict,
+        description="topics gateways write to themselves (Kong kafka-log, APISIX kafka-logger, "
+        'Tyk Kafka pump), each with its format, as JSON: {"kong-log": "kong"}',
+    )
 
 
 class ClickHouseSettings(BaseModel):
@@ -65,6 +70,26 @@ class ApiSettings(BaseModel):
     port: int = Field(0, ge=0, le=65535, description="warehouse API port (0: any free port)")
 
 
+class ReceiverSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="address `apim receive` listens on (HTTP, syslog)")
+    http_port: int = Field(8780, ge=0, le=65535, description="HTTP log receiver port")
+    token: SecretStr | None = Field(
+        None, description="bearer token HTTP senders must present; required off loopback"
+    )
+    max_body_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="largest HTTP body, also after gunzip (413 above)"
+    )
+    inflight_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="HTTP bodies being shipped at once (429 above)"
+    )
+    syslog_max_frame_bytes: int = Field(
+        64 * 1024, ge=1024, description="longest syslog message; longer ones are dead-lettered"
+    )
+    syslog_pending_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="syslog bytes waiting for Kafka before pushing back"
+    )
+
+
 class MetricsSettings(BaseModel):
     enabled: bool = Field(True, description="serve Prometheus metrics at /metrics in every process")
     host: str = Field("127.0.0.1", description="address the /metrics endpoints listen on")
@@ -100,6 +125,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     dashboard: DashboardSettings = DashboardSettings()
     api: ApiSettings = ApiSettings()
+    receiver: ReceiverSettings = ReceiverSettings()
     metrics: MetricsSettings = MetricsSettings()
     security: SecuritySettings = SecuritySettings()
 

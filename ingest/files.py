@@ -1,10 +1,10 @@
 """`apim ingest`: ship a log file (or stdin) to the raw-logs topic, with progress and a count.
 
-Lines are shipped as they are: parsing is the worker's job, and a malformed line ends up
-in the dead-letter topic with its reason. The shipper itself rejects only what it cannot
-ship: a line longer than the message limit (sent to the dead-letter topic instead).
-Lines are counted in the `ingest` stage metrics (`apim.metrics`); this one-shot command
-does not serve them.
+Lines are shipped as they are (`ingest.fileship`): parsing is the worker's job, and a
+malformed line ends up in the dead-letter topic with its reason. The shipper itself
+rejects only what it cannot ship: a line longer than the message limit (sent to the
+dead-letter topic instead). For archives, resumable runs and many files use `apim backfill`;
+to follow live files, `apim tail`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import BinaryIO
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from apim import metrics
-from ingest.kafka import MAX_MESSAGE_BYTES, LineSender, Shipper, rejected_message
+from ingest.fileship import FileSender
+from ingest.kafka import Shipper
 from ingest.spool import Spool
 
 
@@ -42,36 +42,19 @@ async def ingest_file(
     While Kafka is unreachable lines are buffered in `spool` (a shipper restarted on the
     same spool sends what it had buffered first); when the spool is full, reading pauses."""
     source = "stdin" if path == "-" else Path(path).name
-    result = IngestResult()
     shipper = Shipper(kafka_url, spool)
-    sender = LineSender(shipper, raw_topic, fmt, source)
-    received = metrics.EVENTS_RECEIVED.labels(stage=metrics.INGEST)
-    sent = metrics.RunningTotal(metrics.EVENTS_SENT.labels(stage=metrics.INGEST))
+    sender = FileSender(shipper, raw_topic, dlq_topic, fmt, source)
     try:
         with _open(path) as stream, _progress(path, show_progress) as (progress, task):
             for number, raw in enumerate(stream, start=1):
                 progress.advance(task, len(raw))
-                line = raw.rstrip(b"\r\n")
-                if not line.strip():
-                    continue
-                received.inc()
-                if len(line) > MAX_MESSAGE_BYTES:
-                    reason = f"line longer than {MAX_MESSAGE_BYTES} bytes"
-                    message = rejected_message(f"{source}:{number}", fmt, reason, line)
-                    await shipper.send(dlq_topic, message, [])
-                    result.rejected += 1
-                    metrics.count_errors(metrics.INGEST, metrics.TOO_LONG)
-                    continue
-                await sender.add(number, line)
-                sent.update(sender.sent_lines)
+                await sender.add(number, raw.rstrip(b"\r\n"))
             await sender.flush()
-            sent.update(sender.sent_lines)
     except BaseException:
         await shipper.close(deliver=False)
         raise
     await shipper.close()
-    result.sent = sender.sent_lines
-    return result
+    return IngestResult(sent=sender.sent, rejected=sender.rejected)
 
 
 def _open(path: str) -> BinaryIO:

@@ -69,8 +69,13 @@ class Watch:
 
 
 def parse_watch(spec: str) -> Watch:
-    """`FORMAT:GLOB`, e.g. `nginx:/var/log/nginx/access.log*`."""
+    """`FORMAT:GLOB`, e.g. `nginx:/var/log/nginx/access.log*`; a mapping format holds a
+    colon itself: `mapping:/etc/apim/haproxy.yaml:/var/log/haproxy.log` (a mapping path
+    with a colon in it cannot be given this way)."""
     fmt, colon, pattern = spec.partition(":")
+    if fmt == "mapping":
+        mapping_path, colon, pattern = pattern.partition(":")
+        fmt = f"mapping:{mapping_path}" if mapping_path else ""
     if not (colon and fmt and pattern):
         raise ValueError(f"{spec!r}: give FORMAT:GLOB, e.g. nginx:/var/log/nginx/access.log*")
     return Watch(pattern, fmt)

@@ -32,7 +32,9 @@ LAG_INTERVAL_S = 5.0
 
 
 def register(app: faust.App, settings: Settings, processor: BatchProcessor) -> None:
-    raw = app.topic(settings.kafka.raw_topic, value_type=bytes, value_serializer="raw")
+    k = settings.kafka
+    topics = (k.raw_topic, *k.gateway_topics)
+    raw = app.topic(*topics, value_type=bytes, value_serializer="raw")
     dlq = app.topic(settings.kafka.dlq_topic, value_type=bytes, value_serializer="raw")
     metrics.register_worker_metrics()
     metrics.init_stages(*metrics.WORKER_STAGES)
@@ -45,7 +47,7 @@ def register(app: faust.App, settings: Settings, processor: BatchProcessor) -> N
             settings.worker.batch_max, within=settings.worker.batch_within_s
         )
         async for batch in batches:
-            messages = [_raw_message(event.message) for event in batch]
+            messages = [_raw_message(event.message, k.gateway_topics) for event in batch]
             metrics.MESSAGES_RECEIVED.inc(len(messages))
             outcome = await _process_until_done(processor, messages)
             sent = [
@@ -77,19 +79,19 @@ def register(app: faust.App, settings: Settings, processor: BatchProcessor) -> N
     @app.timer(LAG_INTERVAL_S)
     async def report_lag() -> None:
         try:
-            await _report_lag(app.consumer, settings.kafka.raw_topic, processed)
+            await _report_lag(app.consumer, set(topics), processed)
         except Exception as exc:  # not started, rebalancing, broker away: next tick will do
             log.debug("consumer lag not available", error=repr(exc))
 
 
-async def _report_lag(consumer: Any, topic: str, processed: dict[Any, int]) -> None:
+async def _report_lag(consumer: Any, topics: set[str], processed: dict[Any, int]) -> None:
     """Lag of each owned partition: log end offset − next offset to process.
 
     The next offset is the one after the last message this worker acked, else Faust's
     committed offset for the partition (what the previous owner made durable), else the
     partition's earliest offset (`consumer_auto_offset_reset` is earliest).
     """
-    tps = sorted(tp for tp in consumer.assignment() if tp.topic == topic)
+    tps = sorted(tp for tp in consumer.assignment() if tp.topic in topics)
     if not tps:
         return
     ends = await consumer.highwaters(*tps)
@@ -165,15 +167,23 @@ async def _process_until_done(
             return outcome
 
 
-def _raw_message(message: Any) -> RawMessage:
-    headers = message.headers or {}
-    pairs = headers.items() if isinstance(headers, dict) else headers
+def _raw_message(message: Any, gateway_topics: dict[str, str]) -> RawMessage:
+    """Our shippers' messages carry their format in headers; a gateway's own topic has the
+    format declared in the settings, and each message is one record (or one JSON array)."""
+    fmt = gateway_topics.get(message.topic)
+    if fmt is not None:
+        headers = {"format": fmt.encode(), "source": message.topic.encode()}
+    else:
+        pairs = message.headers or {}
+        pairs = pairs.items() if isinstance(pairs, dict) else pairs
+        headers = {k: v or b"" for k, v in pairs}
     return RawMessage(
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
         value=message.value or b"",
-        headers={k: v or b"" for k, v in pairs},
+        headers=headers,
+        whole=fmt is not None,
     )
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from apim.event import AccessEvent
 from processors.aggregate import UsageAggregator
-from processors.parsers import ParseContext, Parser, Rejected, parse_line, parser_for
+from processors.parsers import PARSERS, ParseContext, Parser, Rejected, parse_line, parser_for
+from processors.parsers.detect import AUTO, detect
 from processors.sink import DeadLetter, SinkBatch, WarehouseSink
 
 MAX_RECORD_TEXT = 64 * 1024
@@ -31,6 +32,9 @@ class RawMessage:
     offset: int
     value: bytes
     headers: Mapping[str, bytes] = field(default_factory=dict)
+    whole: bool = False
+    """The value is one record (a gateway's own Kafka message, which may hold newlines),
+    not newline-separated lines from our shippers."""
 
     @property
     def src(self) -> str:
@@ -122,14 +126,29 @@ class BatchProcessor:
                 parsers[fmt] = str(exc.args[0]) if exc.args else repr(exc)
         return parsers[fmt]
 
+    def _detected(self, lines: list[bytes], parsers: dict[str, Parser | str]) -> Parser | str:
+        """`format: auto`: the format of this message's lines, detected from them alone, so
+        a replay after a restart detects the same one (detecting per source across messages
+        would not be replay-safe)."""
+        detection = detect(lines, PARSERS, self._hash)
+        if detection.format is None:
+            return detection.reason
+        return self._parser(detection.format, parsers)
+
     def _parse(self, m: RawMessage, parsers: dict[str, Parser | str]) -> _Parsed:
         fmt = m.headers.get("format", b"").decode(errors="replace")
         source = m.headers.get("source", b"").decode(errors="replace") or f"{m.src}@{m.offset}"
-        first_line = _int(m.headers.get("line"), 1)
-        parser = self._parser(fmt, parsers) if fmt else "message has no 'format' header"
+        first_line = m.offset if m.whole else _int(m.headers.get("line"), 1)
+        lines = [m.value] if m.whole else m.value.split(b"\n")
+        if not fmt:
+            parser: Parser | str = "message has no 'format' header"
+        elif fmt == AUTO:
+            parser = self._detected(lines, parsers)
+        else:
+            parser = self._parser(fmt, parsers)
         item = _Parsed(m, [], [])
         index = 0
-        for i, line in enumerate(m.value.split(b"\n")):
+        for i, line in enumerate(lines):
             line = line.rstrip(b"\r")
             if not line.strip():
                 continue

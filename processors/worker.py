@@ -17,7 +17,7 @@ from apim.kafka import ensure_topics
 from apim.settings import Settings
 from processors.agents import register
 from processors.app import create_app
-from processors.parsers import CredentialHasher
+from processors.parsers import CredentialHasher, parser_for
 from processors.pipeline import BatchProcessor
 from processors.sink import WarehouseSink
 
@@ -36,7 +36,9 @@ def build(settings: Settings) -> faust.App:
             "APIM_KAFKA_URL is not set: the worker needs a broker (kafka://host:9092); "
             "`apim up` sets it for the embedded one"
         )
-    asyncio.run(ensure_topics(k.url, [k.raw_topic, k.dlq_topic], k.partitions))
+    _check_gateway_topics(k.gateway_topics)
+    topics = [k.raw_topic, k.dlq_topic, *k.gateway_topics]  # created if the gateway has not yet
+    asyncio.run(ensure_topics(k.url, topics, k.partitions))
     wh = warehouse.connect(settings)
     warehouse.migrate(wh, settings.clickhouse.raw_ttl_days)
     hasher = CredentialHasher(settings.security.hash_secret.get_secret_value().encode())
@@ -44,6 +46,17 @@ def build(settings: Settings) -> faust.App:
     app = create_app(settings)
     register(app, settings, processor)
     return app
+
+
+def _check_gateway_topics(gateway_topics: dict[str, str]) -> None:
+    for topic, fmt in gateway_topics.items():
+        try:
+            parser_for(fmt)
+        except (KeyError, ValueError) as exc:
+            message = exc.args[0] if exc.args else exc
+            raise config.ConfigError(
+                f"APIM_KAFKA_GATEWAY_TOPICS: topic {topic!r}: {message}"
+            ) from None
 
 
 def run(settings: Settings) -> None:

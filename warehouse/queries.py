@@ -114,16 +114,9 @@ class UsageQuery:
         bucket = next((d for d in self.by if d in TIME_DIMENSIONS), None)
         table = f"usage_{granularity_for(self.start, self.end, bucket)}"
         keys = [f"{(TIME_DIMENSIONS | KEY_DIMENSIONS)[d]} AS {d}" for d in self.by]
-        where, parameters = [], {}
-        if self.start is not None:
-            where.append("window_start >= {start:DateTime64(3)}")
-            parameters["start"] = ts(self.start)
-        if self.end is not None:
-            where.append("window_start < {end:DateTime64(3)}")
-            parameters["end"] = ts(self.end)
+        where, parameters = _time_filter("window_start", self.start, self.end)
         inner = (
-            f"SELECT {', '.join([*keys, _SUMS])} FROM {table} FINAL"
-            + (f" WHERE {' AND '.join(where)}" if where else "")
+            f"SELECT {', '.join([*keys, _SUMS])} FROM {table} FINAL{where}"
             + (f" GROUP BY {', '.join(self.by)}" if self.by else "")
         )
         quantiles = [
@@ -170,27 +163,55 @@ _OUTER = [
 
 @dataclass(frozen=True)
 class DeadLetterQuery:
-    """Dead-lettered records, newest first, with a total count per reason when `summary`."""
+    """Dead-lettered records, newest first; with `summary`, a count per source stream (the
+    file, topic or sender, without the line position), format and reason."""
 
     summary: bool = False
     limit: int = 100
+    start: datetime | None = None
+    end: datetime | None = None
 
     def to_sql(self) -> tuple[str, dict[str, object]]:
+        where, parameters = _time_filter("received_at", self.start, self.end)
+        parameters["limit"] = self.limit
         if self.summary:
             return (
-                "SELECT format, reason, count() AS records FROM dead_letters FINAL "
-                "GROUP BY format, reason ORDER BY records DESC LIMIT {limit:UInt32}",
-                {"limit": self.limit},
+                f"SELECT {_STREAM} AS stream, format, reason, count() AS records,"
+                " max(received_at) AS last_seen"
+                f" FROM dead_letters FINAL{where}"
+                " GROUP BY stream, format, reason ORDER BY records DESC, stream, reason"
+                " LIMIT {limit:UInt32}",
+                parameters,
             )
         return (
-            "SELECT received_at, source, format, reason, record FROM dead_letters FINAL "
-            "ORDER BY received_at DESC LIMIT {limit:UInt32}",
-            {"limit": self.limit},
+            "SELECT received_at, source, format, reason,"
+            f" record FROM dead_letters FINAL{where}"
+            " ORDER BY received_at DESC, source LIMIT {limit:UInt32}",
+            parameters,
         )
 
     def run(self, wh: Warehouse) -> pl.DataFrame:
         sql, parameters = self.to_sql()
         return wh.query_df(sql, parameters)
+
+
+_STREAM = "replaceRegexpOne(source, ':[0-9]+(#[0-9]+)?$', '')"
+"""The source without its position: `access.log:42#3` -> `access.log`."""
+
+
+def _time_filter(
+    column: str, start: datetime | None, end: datetime | None
+) -> tuple[str, dict[str, object]]:
+    """` WHERE` clause (or "") for [start, end) on `column`, with its bound parameters."""
+    conditions: list[str] = []
+    parameters: dict[str, object] = {}
+    if start is not None:
+        conditions.append(f"{column} >= {{start:DateTime64(3)}}")
+        parameters["start"] = ts(start)
+    if end is not None:
+        conditions.append(f"{column} < {{end:DateTime64(3)}}")
+        parameters["end"] = ts(end)
+    return (" WHERE " + " AND ".join(conditions) if conditions else ""), parameters
 
 
 @dataclass(frozen=True)
