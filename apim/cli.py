@@ -109,9 +109,9 @@ def ingest(
     pauses (loudly) rather than dropping anything. Run again to resume an interrupted spool.
     With --format auto the format is detected from the file's first lines (and the worker
     checks every message again)."""
+    header = _format_header(fmt)
     if path != "-" and not Path(path).is_file():
         fail(f"{path}: no such file (give a log file path, or - for stdin)")
-    header = _format_header(fmt)
     if header == "auto" and path != "-":
         header = _detect_format(Path(path))
     settings = load_settings(data_dir)

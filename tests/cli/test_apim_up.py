@@ -122,7 +122,13 @@ def test_ingest_without_a_running_stack_says_how_to_fix_it(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["ingest", "-f", "iis", "x.log"], "--format 'iis' is not known: use one of"),
+        (["ingest", "-f", "iis", "x.log"], "format 'iis' is not known: use one of"),
+        (["ingest", "-f", "mapping:nope.yaml", "x.log"], "nope.yaml: cannot read"),
+        (["tail", "-F", "nginx"], "--follow 'nginx': give FORMAT:GLOB"),
+        (["tail", "-F", "iis:/var/log/*"], "format 'iis' is not known"),
+        (["backfill", "-f", "nginx", "/nonexistent/*.gz"], "no file matches /nonexistent/*.gz"),
+        (["receive", "--syslog", "udp:x"], "--syslog: listener 'udp:x': expected udp|tcp"),
+        (["receive", "--no-http"], "nothing to receive"),
         (["ingest", "-f", "nginx", "missing.log"], "missing.log: no such file"),
         (["usage", "--by", "planet"], "unknown dimension 'planet'"),
         (["usage", "--from", "yesterday"], "--from 'yesterday' is not an ISO time"),
