@@ -33,7 +33,7 @@ LAG_INTERVAL_S = 5.0
 
 def register(app: faust.App, settings: Settings, processor: BatchProcessor) -> None:
     k = settings.kafka
-    topics = (k.raw_topic, *k.gateway_topics)
+    topics = (k.raw_topic, *k.gateway_topics, k.dlq_topic)
     raw = app.topic(*topics, value_type=bytes, value_serializer="raw")
     dlq = app.topic(settings.kafka.dlq_topic, value_type=bytes, value_serializer="raw")
     metrics.register_worker_metrics()
@@ -47,7 +47,9 @@ def register(app: faust.App, settings: Settings, processor: BatchProcessor) -> N
             settings.worker.batch_max, within=settings.worker.batch_within_s
         )
         async for batch in batches:
-            messages = [_raw_message(event.message, k.gateway_topics) for event in batch]
+            messages = [
+                _raw_message(event.message, k.gateway_topics, k.dlq_topic) for event in batch
+            ]
             metrics.MESSAGES_RECEIVED.inc(len(messages))
             outcome = await _process_until_done(processor, messages)
             sent = [
@@ -167,9 +169,10 @@ async def _process_until_done(
             return outcome
 
 
-def _raw_message(message: Any, gateway_topics: dict[str, str]) -> RawMessage:
+def _raw_message(message: Any, gateway_topics: dict[str, str], dlq_topic: str) -> RawMessage:
     """Our shippers' messages carry their format in headers; a gateway's own topic has the
-    format declared in the settings, and each message is one record (or one JSON array)."""
+    format declared in the settings, and each message is one record (or one JSON array).
+    The dead-letter topic is read too, to store what the shippers themselves rejected."""
     fmt = gateway_topics.get(message.topic)
     if fmt is not None:
         headers = {"format": fmt.encode(), "source": message.topic.encode()}
@@ -183,7 +186,11 @@ def _raw_message(message: Any, gateway_topics: dict[str, str]) -> RawMessage:
         offset=message.offset,
         value=message.value or b"",
         headers=headers,
-        whole=fmt is not None,
+        kind="record"
+        if fmt is not None
+        else "dead_letter"
+        if message.topic == dlq_topic
+        else "lines",
     )
 
 

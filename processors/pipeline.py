@@ -11,9 +11,11 @@ name) and `line` (number of its first line). Each record gets an id from its pos
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from apim.event import AccessEvent
 from processors.aggregate import UsageAggregator
@@ -32,9 +34,10 @@ class RawMessage:
     offset: int
     value: bytes
     headers: Mapping[str, bytes] = field(default_factory=dict)
-    whole: bool = False
-    """The value is one record (a gateway's own Kafka message, which may hold newlines),
-    not newline-separated lines from our shippers."""
+    kind: Literal["lines", "record", "dead_letter"] = "lines"
+    """`lines`: newline-separated lines from our shippers; `record`: one record (a gateway's
+    own Kafka message, which may hold newlines); `dead_letter`: a dead-letter topic message
+    (those a shipper wrote are stored in the dead_letters table, the worker's own already are)."""
 
     @property
     def src(self) -> str:
@@ -46,6 +49,9 @@ class _Parsed:
     message: RawMessage
     events: list[tuple[str, AccessEvent]]
     dead_letters: list[DeadLetter]
+    """New dead letters: stored, and sent to the dead-letter topic."""
+    shipper_letters: list[DeadLetter] = field(default_factory=list)
+    """Lines a shipper could not ship, already in the dead-letter topic: only stored."""
 
 
 @dataclass
@@ -93,6 +99,8 @@ class BatchProcessor:
                 continue
             batch.events += item.events
             batch.dead_letters += item.dead_letters
+            outcome.dead_letters += item.dead_letters
+            batch.dead_letters += item.shipper_letters
             batch.progress[m.src] = max(batch.progress.get(m.src, -1), m.offset)
         for src in batch.progress:
             batch.cells += self.aggregator.take_dirty(src)
@@ -100,7 +108,6 @@ class BatchProcessor:
         for src in batch.progress:
             self.aggregator.evict(src)
         outcome.events = len(batch.events)
-        outcome.dead_letters = batch.dead_letters
         return outcome
 
     def revoke(self, src: str) -> None:
@@ -136,10 +143,12 @@ class BatchProcessor:
         return self._parser(detection.format, parsers)
 
     def _parse(self, m: RawMessage, parsers: dict[str, Parser | str]) -> _Parsed:
+        if m.kind == "dead_letter":
+            return _Parsed(m, [], [], _shipper_letters(m))
         fmt = m.headers.get("format", b"").decode(errors="replace")
         source = m.headers.get("source", b"").decode(errors="replace") or f"{m.src}@{m.offset}"
-        first_line = m.offset if m.whole else _int(m.headers.get("line"), 1)
-        lines = [m.value] if m.whole else m.value.split(b"\n")
+        first_line = m.offset if m.kind == "record" else _int(m.headers.get("line"), 1)
+        lines = [m.value] if m.kind == "record" else m.value.split(b"\n")
         if not fmt:
             parser: Parser | str = "message has no 'format' header"
         elif fmt == AUTO:
@@ -194,6 +203,19 @@ def _dead_letter(m: RawMessage, index: int, source: str, fmt: str, r: Rejected) 
         text = text[:MAX_RECORD_TEXT]
         reason += f" (record cut to {MAX_RECORD_TEXT} characters)"
     return DeadLetter(m.src, m.offset, index, source, fmt, reason, text)
+
+
+def _shipper_letters(m: RawMessage) -> list[DeadLetter]:
+    """A shipper's `rejected_message` (JSON) as a dead letter to store; the worker's own
+    dead-letter messages are stored already and give nothing."""
+    try:
+        value = json.loads(m.value)
+    except ValueError:
+        return []
+    if not isinstance(value, dict) or value.get("src") != "shipper":
+        return []
+    text = [str(value.get(k, "")) for k in ("source", "format", "reason", "record")]
+    return [DeadLetter(m.src, m.offset, 0, *text)]
 
 
 def _int(raw: bytes | None, default: int) -> int:

@@ -72,9 +72,12 @@ class Pipeline:
             f"timed out waiting for {what}\n--- worker log ---\n{self.worker_log()}"
         )
 
-    def produce(self, messages: list[tuple[bytes, dict[str, bytes]]]) -> None:
-        """Send raw-logs messages (value, headers) and wait until all are acknowledged."""
-        asyncio.run(_produce(self.broker.url, self.raw_topic, messages))
+    def produce(
+        self, messages: list[tuple[bytes, dict[str, bytes]]], topic: str | None = None
+    ) -> None:
+        """Send messages (value, headers) to the raw-logs topic (or `topic`) and wait until
+        all are acknowledged."""
+        asyncio.run(_produce(self.broker.url, topic or self.raw_topic, messages))
 
 
 async def _produce(url: str, topic: str, messages: list[tuple[bytes, dict[str, bytes]]]) -> None:
