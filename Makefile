@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install up test lint browser-deps clean
+.PHONY: install up test lint browser-deps gateway-deps clean
 
 install: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 up: install
 	$(BIN)/apim up
 
-test: install browser-deps
+test: install browser-deps gateway-deps
 	$(BIN)/pytest
 
 lint: install
@@ -31,6 +31,22 @@ browser-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else \
 	    echo "browser tests need Debian's chromium and chromium-driver: apt-get install chromium chromium-driver" >&2; exit 1; \
+	  fi; \
+	fi
+
+# Debian's nginx, caddy and haproxy for tests/gateways (installed when missing and root).
+# The tests only run the binaries, as the current user, on loopback ports of their own.
+GATEWAYS := nginx caddy haproxy
+gateway-deps:
+	@missing=""; \
+	for g in $(GATEWAYS); do \
+	  command -v $$g >/dev/null 2>&1 || [ -x /usr/sbin/$$g ] || missing="$$missing $$g"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "gateway tests need Debian's$$missing: apt-get install$$missing" >&2; exit 1; \
 	  fi; \
 	fi
 

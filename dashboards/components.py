@@ -106,24 +106,39 @@ def figure(
 
 
 def data_table(
-    element_id: str, columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, str]]
+    element_id: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[dict[str, Any]],
+    *,
+    keys: int = 1,
+    widths: Sequence[str] = (),
 ) -> html.Table:
-    """A plain table; `columns` are (key, header), the first column is text, the rest numbers."""
+    """A plain table; `columns` are (key, header), the first `keys` columns are text, the
+    rest numbers. A cell is a string (text cells show it whole on hover) or a component;
+    `widths` (CSS, one per column) overrides the default layout."""
     header = html.Tr(
-        [html.Th(title, className="num" if i else "key") for i, (_key, title) in enumerate(columns)]
+        [
+            html.Th(title, className="key" if i < keys else "num")
+            for i, (_, title) in enumerate(columns)
+        ]
     )
     body = [
         html.Tr(
             [
                 html.Td(row[key], className="num", title=None)
-                if i
-                else html.Td(row[key], className="key", title=row[key])
+                if i >= keys
+                else html.Td(
+                    row[key], className="key", title=row[key] if isinstance(row[key], str) else None
+                )
                 for i, (key, _title) in enumerate(columns)
             ]
         )
         for row in rows
     ]
-    return html.Table([html.Thead(header), html.Tbody(body)], id=element_id, className="table")
+    parts: list[Any] = [html.Thead(header), html.Tbody(body)]
+    if widths:
+        parts.insert(0, html.Colgroup([html.Col(style={"width": w}) for w in widths]))
+    return html.Table(parts, id=element_id, className="table" + (" table-fit" if widths else ""))
 
 
 def notice(element_id: str, title: str, text: str, *, kind: str = "info") -> html.Div:

@@ -115,9 +115,8 @@ class UsageQuery:
         table = f"usage_{granularity_for(self.start, self.end, bucket)}"
         keys = [f"{(TIME_DIMENSIONS | KEY_DIMENSIONS)[d]} AS {d}" for d in self.by]
         where, parameters = _time_filter("window_start", self.start, self.end)
-        inner = (
-            f"SELECT {', '.join([*keys, _SUMS])} FROM {table} FINAL{where}"
-            + (f" GROUP BY {', '.join(self.by)}" if self.by else "")
+        inner = f"SELECT {', '.join([*keys, _SUMS])} FROM {table} FINAL{where}" + (
+            f" GROUP BY {', '.join(self.by)}" if self.by else ""
         )
         quantiles = [
             f"{quantile_sql('hist', q)} AS latency_p{round(q * 100)}_ms" for q in QUANTILES
@@ -197,6 +196,104 @@ class DeadLetterQuery:
 
 _STREAM = "replaceRegexpOne(source, ':[0-9]+(#[0-9]+)?$', '')"
 """The source without its position: `access.log:42#3` -> `access.log`."""
+_BUCKET_START = {"minute": "toStartOfMinute", "hour": "toStartOfHour", "day": "toStartOfDay"}
+
+
+def _check_range(start: datetime | None, end: datetime | None) -> None:
+    if start and end and start >= end:
+        raise QueryError("the range is empty: --from must be before --to")
+    for name, t in (("from", start), ("to", end)):
+        if t is not None and t.tzinfo is None:
+            raise QueryError(f"{name}: give a time zone (e.g. 2026-01-01T00:00:00Z)")
+
+
+@dataclass(frozen=True)
+class DeadLetterSeriesQuery:
+    """Dead letters per time bucket (`minute`, `hour`, `day`) and format, by arrival time,
+    over [start, end). Columns: bucket, format, records; buckets without any are left out."""
+
+    bucket: str = "hour"
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.bucket not in _BUCKET_START:
+            raise QueryError(
+                f"unknown bucket {self.bucket!r}: choose from {', '.join(_BUCKET_START)}"
+            )
+        _check_range(self.start, self.end)
+
+    def to_sql(self) -> tuple[str, dict[str, object]]:
+        where, parameters = _time_filter("received_at", self.start, self.end)
+        return (
+            f"SELECT toDateTime64({_BUCKET_START[self.bucket]}(received_at), 0, 'UTC') AS bucket,"
+            f" format, count() AS records FROM dead_letters FINAL{where}"
+            " GROUP BY bucket, format ORDER BY bucket, format",
+            parameters,
+        )
+
+    def run(self, wh: Warehouse) -> pl.DataFrame:
+        sql, parameters = self.to_sql()
+        return wh.query_df(sql, parameters)
+
+
+@dataclass(frozen=True)
+class IngestQuery:
+    """Records received over [start, end) per source stream (as in `DeadLetterQuery`), by
+    arrival time: `events` parsed (raw events, so only within the raw TTL), `dead_letters`
+    rejected, their sum `records`, `bad_share` (dead letters / records) and `last_dead_letter`
+    (NULL when none). Most dead letters first, then busiest."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_range(self.start, self.end)
+
+    def to_sql(self) -> tuple[str, dict[str, object]]:
+        events_where, parameters = _time_filter("ingested_at", self.start, self.end)
+        letters_where, _ = _time_filter("received_at", self.start, self.end)
+        sql = (
+            "SELECT stream, sum(good) AS events, sum(bad) AS dead_letters,"
+            " events + dead_letters AS records, round(dead_letters / records, 6) AS bad_share,"
+            " max(last_bad) AS last_dead_letter FROM ("
+            f"SELECT {_STREAM} AS stream, count() AS good, toUInt64(0) AS bad,"
+            " CAST(NULL AS Nullable(DateTime64(3, 'UTC'))) AS last_bad"
+            f" FROM access_events FINAL{events_where} GROUP BY stream"
+            " UNION ALL "
+            f"SELECT {_STREAM} AS stream, toUInt64(0) AS good, count() AS bad,"
+            " CAST(max(received_at) AS Nullable(DateTime64(3, 'UTC'))) AS last_bad"
+            f" FROM dead_letters FINAL{letters_where} GROUP BY stream"
+            ") GROUP BY stream ORDER BY dead_letters DESC, records DESC, stream"
+        )
+        if self.limit is not None:
+            sql += " LIMIT {limit:UInt32}"
+            parameters["limit"] = int(self.limit)
+        return sql, parameters
+
+    def run(self, wh: Warehouse) -> pl.DataFrame:
+        sql, parameters = self.to_sql()
+        return wh.query_df(sql, parameters)
+
+
+@dataclass(frozen=True)
+class IngestSpanQuery:
+    """First and last minute anything arrived (parsed or dead-lettered) and the records
+    received: what `all data` means by arrival time. Columns: first, last, records."""
+
+    def to_sql(self) -> tuple[str, dict[str, object]]:
+        return (
+            "SELECT toDateTime64(toStartOfMinute(min(t)), 0, 'UTC') AS first,"
+            " toDateTime64(toStartOfMinute(max(t)), 0, 'UTC') AS last, count() AS records"
+            " FROM (SELECT ingested_at AS t FROM access_events FINAL"
+            " UNION ALL SELECT received_at AS t FROM dead_letters FINAL)",
+            {},
+        )
+
+    def run(self, wh: Warehouse) -> pl.DataFrame:
+        sql, parameters = self.to_sql()
+        return wh.query_df(sql, parameters)
 
 
 def _time_filter(

@@ -2,21 +2,26 @@
 
 `usage_wh` (and the module-scoped `usage_wh_module`) holds `KNOWN`: 1,234 requests over the last ~20 minutes from three identified
 consumers plus anonymous callers, with exact status counts per endpoint and consumer.
+
+`ingest_wh` (and `ingest_wh_module`) holds the same requests, sent by two source streams,
+plus `DEAD_LETTERS`: 11 rejected records received now and 4 received three days ago.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
+from msgspec.structs import replace
 
 import warehouse
 from apim.event import AccessEvent
 from processors.aggregate import UsageAggregator
-from processors.sink import SinkBatch, WarehouseSink
+from processors.sink import DeadLetter, SinkBatch, WarehouseSink
 
 
 @dataclass(frozen=True)
@@ -142,3 +147,143 @@ def usage_wh_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[wareho
 @pytest.fixture
 def known() -> Known:
     return KNOWN
+
+
+# --- ingestion health: good records per source stream, and dead letters -------------------
+
+LONG_RECORD = '{"request": {"method": "GET", "uri": "/v1/orders/' + "x" * 300 + '"'
+"""A cut-off Kong JSON line, longer than a table row shows."""
+
+
+@dataclass(frozen=True)
+class Letters:
+    stream: str
+    format: str
+    reason: str
+    sources: tuple[str, ...]
+    """Each dead letter's source (stream and position)."""
+    record: str = "garbage"
+
+
+DEAD_LETTERS = (
+    Letters(
+        "access.log",
+        "nginx",
+        "not a combined log line",
+        tuple(f"access.log:{n}" for n in range(1201, 1206)),
+    ),
+    Letters(
+        "access.log",
+        "nginx",
+        "status: 'abc' is not a number",
+        ("access.log:1301", "access.log:1302"),
+    ),
+    Letters(
+        "kong-log",
+        "kong",
+        "invalid JSON: unexpected end of data",
+        ("kong-log:1337#0", "kong-log:1337#1", "kong-log:1337#2"),
+        LONG_RECORD,
+    ),
+    Letters("apim.raw-logs/0@7", "", "message has no 'format' header", ("apim.raw-logs/0@7:1",)),
+)
+"""Received now (through the sink): 11 dead letters from three source streams."""
+OLD_DEAD_LETTERS = Letters(
+    "access.log",
+    "nginx",
+    "not a combined log line",
+    tuple(f"access.log:{n}" for n in range(1, 5)),
+)
+"""Received three days ago: only in the 7 d, 30 d and all-data ranges."""
+GOOD_STREAMS = {"access.log": 1000, "kong-log": 234}
+"""The 1,234 known requests, by the source stream that sent them."""
+
+
+def source_events(now: datetime) -> list[AccessEvent]:
+    """`known_events`, the first 1,000 from `access.log`, the other 234 from `kong-log`."""
+    return [
+        replace(e, source=f"access.log:{10 + i}" if i < 1000 else f"kong-log:{i}#0")
+        for i, e in enumerate(known_events(now))
+    ]
+
+
+def dead_letters(letters: tuple[Letters, ...], offset: int) -> list[DeadLetter]:
+    return [
+        DeadLetter(
+            "apim.raw-logs/1", offset + n, i, source, group.format, group.reason, group.record
+        )
+        for n, group in enumerate(letters)
+        for i, source in enumerate(group.sources)
+    ]
+
+
+def write_old_dead_letters(wh: warehouse.Warehouse, received_at: datetime) -> None:
+    """`OLD_DEAD_LETTERS`, received at `received_at` (the sink always stamps now)."""
+    letters = dead_letters((OLD_DEAD_LETTERS,), offset=100)
+    schema = pa.schema(
+        [
+            ("src", pa.string()),
+            ("src_offset", pa.uint64()),
+            ("record_index", pa.uint32()),
+            ("source", pa.string()),
+            ("format", pa.string()),
+            ("reason", pa.string()),
+            ("record", pa.string()),
+            ("received_at", pa.timestamp("ms", tz="UTC")),
+        ]
+    )
+    rows = [(*astuple(d), received_at.replace(microsecond=0)) for d in letters]
+    wh.insert_arrow("dead_letters", pa.table(list(zip(*rows, strict=True)), schema=schema))
+
+
+def fill_ingestion(wh: warehouse.Warehouse) -> None:
+    now = datetime.now(UTC)
+    write_events(wh, source_events(now))
+    WarehouseSink(wh).write(SinkBatch(dead_letters=dead_letters(DEAD_LETTERS, offset=0)))
+    write_old_dead_letters(wh, now - timedelta(days=3))
+
+
+@dataclass(frozen=True)
+class KnownIngestion:
+    """What `ingest_wh` holds, written out (not derived from `DEAD_LETTERS`)."""
+
+    records: int = 1245
+    """Received in the last 24 h: 1,234 parsed + 11 dead letters."""
+    events: int = 1234
+    dead_letters: int = 11
+    old_dead_letters: int = 4
+    sources: tuple[tuple[str, int, int, int], ...] = (
+        ("access.log", 1007, 1000, 7),
+        ("kong-log", 237, 234, 3),
+        ("apim.raw-logs/0@7", 1, 0, 1),
+    )
+    """stream, received, parsed, dead letters (last 24 h), most dead letters first."""
+    reasons: tuple[tuple[str, str, str, int], ...] = (
+        ("access.log", "nginx", "not a combined log line", 5),
+        ("kong-log", "kong", "invalid JSON: unexpected end of data", 3),
+        ("access.log", "nginx", "status: 'abc' is not a number", 2),
+        ("apim.raw-logs/0@7", "", "message has no 'format' header", 1),
+    )
+    """stream, format, reason, records (last 24 h), most first."""
+    long_record: str = LONG_RECORD
+
+
+@pytest.fixture
+def known_ingestion() -> KnownIngestion:
+    return KnownIngestion()
+
+
+@pytest.fixture
+def ingest_wh(tmp_path: Path) -> Iterator[warehouse.Warehouse]:
+    wh = open_warehouse(tmp_path)
+    fill_ingestion(wh)
+    yield wh
+    wh.close()
+
+
+@pytest.fixture(scope="module")
+def ingest_wh_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[warehouse.Warehouse]:
+    wh = open_warehouse(tmp_path_factory.mktemp("ingestion"))
+    fill_ingestion(wh)
+    yield wh
+    wh.close()

@@ -11,6 +11,7 @@ import sys
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from known_traffic import Expected, kong_lines, nginx_lines
@@ -164,3 +165,25 @@ def test_backfill_of_archives_keeps_event_times_resumes_and_detects_the_format(p
     )
     assert max(days["day"]) <= (last_week + timedelta(days=1)).date()  # event time, not now
     assert _dead_letters(pipeline) == []
+
+
+def test_format_auto_is_detected_per_message_and_an_unknown_one_is_dead_lettered(pipeline):
+    data = Path(__file__).parents[1] / "data"
+    caddy = (data / "caddy" / "access.ndjson").read_bytes().strip()
+    traefik = (data / "traefik" / "v3.ndjson").read_bytes().strip()
+    unknown = b"<html>this is not an access log</html>\nnor this"
+    pipeline.produce(
+        [
+            (caddy, {"format": b"auto", "source": b"caddy.log"}),
+            (traefik, {"format": b"auto", "source": b"traefik.json"}),
+            (unknown, {"format": b"auto", "source": b"mystery.log"}),
+        ]
+    )
+    pipeline.start_worker()
+    expected = len(caddy.splitlines()) + len(traefik.splitlines())
+    pipeline.wait_until(lambda: _counted(pipeline) == expected, what=f"{expected} events")
+    pipeline.wait_until(lambda: len(_dead_letters(pipeline)) == 2, what="2 dead letters")
+    assert _counted(pipeline) == expected
+    for letter in _dead_letters(pipeline):
+        assert letter["source"].startswith("mystery.log:") and letter["format"] == "auto"
+        assert letter["reason"].startswith("format auto: no known format reads these lines")
