@@ -38,7 +38,8 @@ class Ingestion:
     """Everything the ingestion page shows for one range."""
 
     span: DataSpan
-    """What arrived, ever: first and last minute, and `events` = records received."""
+    """What arrived, ever: first and last minute (`events`: rows received, see
+    `IngestSpanQuery`; the counts to show are in `totals`)."""
     range: TimeRange
     totals: dict[str, Any]
     """records, events (parsed), dead_letters, bad_share (None without records), sources

@@ -194,8 +194,9 @@ class DeadLetterQuery:
         return wh.query_df(sql, parameters)
 
 
-_STREAM = "replaceRegexpOne(source, ':[0-9]+(#[0-9]+)?$', '')"
-"""The source without its position: `access.log:42#3` -> `access.log`."""
+_STREAM = "replaceRegexpOne(source, '(@[0-9]+)?:[0-9]+(#[0-9]+)?$', '')"
+"""The source without its position: `access.log:42#3` -> `access.log`, and a message
+without a source header, `raw/0@1337:1` -> `raw/0`."""
 _BUCKET_START = {"minute": "toStartOfMinute", "hour": "toStartOfHour", "day": "toStartOfDay"}
 
 
@@ -279,15 +280,19 @@ class IngestQuery:
 
 @dataclass(frozen=True)
 class IngestSpanQuery:
-    """First and last minute anything arrived (parsed or dead-lettered) and the records
-    received: what `all data` means by arrival time. Columns: first, last, records."""
+    """First and last minute anything arrived (parsed or dead-lettered) and the rows
+    received: what `all data` means by arrival time. Columns: first, last, records.
+
+    Read without FINAL (ten times cheaper on the raw table, and a replayed row leaves min and
+    max as they are), so `records` counts a replayed record twice until merged: a "has
+    anything arrived" figure, not a count to show; `IngestQuery` counts exactly."""
 
     def to_sql(self) -> tuple[str, dict[str, object]]:
         return (
             "SELECT toDateTime64(toStartOfMinute(min(t)), 0, 'UTC') AS first,"
             " toDateTime64(toStartOfMinute(max(t)), 0, 'UTC') AS last, count() AS records"
-            " FROM (SELECT ingested_at AS t FROM access_events FINAL"
-            " UNION ALL SELECT received_at AS t FROM dead_letters FINAL)",
+            " FROM (SELECT ingested_at AS t FROM access_events"
+            " UNION ALL SELECT received_at AS t FROM dead_letters)",
             {},
         )
 

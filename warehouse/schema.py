@@ -138,6 +138,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             PIPELINE_PROGRESS,
         ],
     ),
+    Migration(
+        2,
+        "skip index on arrival time, for the ingestion health page",
+        lambda ttl: [
+            "ALTER TABLE access_events ADD INDEX IF NOT EXISTS ingested_at_minmax ingested_at"
+            " TYPE minmax GRANULARITY 1",
+            "ALTER TABLE access_events MATERIALIZE INDEX ingested_at_minmax",
+        ],
+    ),
 )
 
 

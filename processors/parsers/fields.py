@@ -237,11 +237,15 @@ def latency_ms(
 ) -> float | None:
     """A latency (or a list of them, summed) in `unit` -> ms; unknown or negative -> `None`."""
     kind = type(value)
+    if kind is int or kind is float:
+        if unit == "ms" and 0 <= value <= _MAX_INT and (kind is int or value.is_integer()):
+            return float(value)  # whole milliseconds, the common case: nothing to round
+        return _one_latency(field, value, unit)
     if kind is list:
         parts = value
     elif kind is str and _LIST_SEP.search(value):
         parts = [part.strip() for part in _LIST_SEP.split(value)]
-    elif kind is not int and kind is not float and is_null(value):
+    elif is_null(value):
         return None
     else:
         return _one_latency(field, value, unit)
@@ -261,7 +265,7 @@ def remainder_ms(total: float | None, spent: float | None) -> float | None:
 def _one_latency(field: str, value: Any, unit: str) -> float | None:
     if unit == DURATION:
         ms = _duration_ms(field, value)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
             ms = value * LATENCY_UNITS[unit]
         except OverflowError:  # an int beyond float range

@@ -208,7 +208,7 @@ def test_layout_shows_kpis_and_tables(page, known_ingestion):
     assert table_rows(find(root, "ingestion-sources")) == [
         ["access.log", "1,007", "1,000", "7", "0.70%"],
         ["kong-log", "237", "234", "3", "1.27%"],
-        ["apim.raw-logs/0@7", "1", "0", "1", "100.00%"],
+        ["apim.raw-logs/0", "1", "0", "1", "100.00%"],
     ]
     reasons = table_rows(find(root, "ingestion-reasons"))
     expected = [

@@ -51,7 +51,7 @@ def test_ingestion_shows_known_dead_letters(browser, server, known_ingestion, tm
     assert table_rows(browser, "ingestion-sources") == [
         ["access.log", "1,007", "1,000", "7", "0.70%"],
         ["kong-log", "237", "234", "3", "1.27%"],
-        ["apim.raw-logs/0@7", "1", "0", "1", "100.00%"],
+        ["apim.raw-logs/0", "1", "0", "1", "100.00%"],
     ]
     reasons = table_rows(browser, "ingestion-reasons")
     assert [r[:4] for r in reasons] == [
