@@ -89,8 +89,9 @@ class Request:
 
 
 def plan(n: int, seed: int, *, basic_auth: bool, maintenance: int = 0) -> list[Request]:
-    """A warm-up (one request per credential, sent first and one by one), then `n` random
-    requests and `maintenance` requests to HAProxy's server-less backend, shuffled."""
+    """A warm-up (one request per credential, to be sent before the others: see
+    `send_all`), then `n` random requests and `maintenance` requests to HAProxy's
+    server-less backend, shuffled."""
     rng = random.Random(seed)
     warm_up = [
         _request(ENDPOINTS[0], rng, user, password if basic_auth else None)
