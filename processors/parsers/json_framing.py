@@ -68,7 +68,7 @@ class JsonRecords(Generic[R]):
 
     def parse(self, line: bytes, ctx: ParseContext) -> list[ParseResult]:
         """One result per record in the line; never raises."""
-        if not line.strip():
+        if not line or line.isspace():
             return [Rejected("empty line", line)]
         try:
             decoded = self._decoder.decode(line)
