@@ -59,7 +59,7 @@ class WarehouseSink:
 
     def write(self, batch: SinkBatch) -> None:
         self.wh.insert_arrow("access_events", _events_table(batch.events))
-        self.wh.insert_arrow("dead_letters", _dead_letters_table(batch.dead_letters))
+        self.wh.insert_arrow("dead_letters", dead_letters_table(batch.dead_letters))
         by_granularity: dict[str, list[CellRow]] = defaultdict(list)
         for row in batch.cells:
             by_granularity[row.granularity].append(row)
@@ -112,7 +112,8 @@ def _events_table(events: list[tuple[str, AccessEvent]]) -> pa.Table:
     )
 
 
-def _dead_letters_table(letters: list[DeadLetter]) -> pa.Table:
+def dead_letters_table(letters: list[DeadLetter]) -> pa.Table:
+    """The `dead_letters` rows of `letters`; `received_at` is left to the table's default."""
     return pa.table(
         {
             "src": [d.src for d in letters],

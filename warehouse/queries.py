@@ -82,8 +82,20 @@ def _aligned(t: datetime, granularity: str) -> bool:
     return t.minute == 0 and (granularity == "hour" or t.hour == 0)
 
 
+class Query:
+    """A read of the warehouse: `to_sql()` gives the SQL and its bound parameters (values are
+    never formatted into the SQL), `run(wh)` its result."""
+
+    def to_sql(self) -> tuple[str, dict[str, object]]:
+        raise NotImplementedError
+
+    def run(self, wh: Warehouse) -> pl.DataFrame:
+        sql, parameters = self.to_sql()
+        return wh.query_df(sql, parameters)
+
+
 @dataclass(frozen=True)
-class UsageQuery:
+class UsageQuery(Query):
     """Usage grouped by any of `DIMENSIONS`, over [start, end), busiest first.
 
     Columns: the group keys, then `USAGE_COLUMNS`, then `status_1xx`, `bytes_in`,
@@ -134,8 +146,7 @@ class UsageQuery:
         return sql, parameters
 
     def run(self, wh: Warehouse) -> pl.DataFrame:
-        sql, parameters = self.to_sql()
-        frame = wh.query_df(sql, parameters)
+        frame = super().run(wh)
         leading = [*self.by, *USAGE_COLUMNS]
         return frame.select(leading + [c for c in frame.columns if c not in leading])
 
@@ -161,7 +172,7 @@ _OUTER = [
 
 
 @dataclass(frozen=True)
-class DeadLetterQuery:
+class DeadLetterQuery(Query):
     """Dead-lettered records, newest first; with `summary`, a count per source stream (the
     file, topic or sender, without the line position), format and reason."""
 
@@ -189,10 +200,6 @@ class DeadLetterQuery:
             parameters,
         )
 
-    def run(self, wh: Warehouse) -> pl.DataFrame:
-        sql, parameters = self.to_sql()
-        return wh.query_df(sql, parameters)
-
 
 _STREAM = "replaceRegexpOne(source, '(@[0-9]+)?:[0-9]+(#[0-9]+)?$', '')"
 """The source without its position: `access.log:42#3` -> `access.log`, and a message
@@ -209,7 +216,7 @@ def _check_range(start: datetime | None, end: datetime | None) -> None:
 
 
 @dataclass(frozen=True)
-class DeadLetterSeriesQuery:
+class DeadLetterSeriesQuery(Query):
     """Dead letters per time bucket (`minute`, `hour`, `day`) and format, by arrival time,
     over [start, end). Columns: bucket, format, records; buckets without any are left out."""
 
@@ -233,13 +240,9 @@ class DeadLetterSeriesQuery:
             parameters,
         )
 
-    def run(self, wh: Warehouse) -> pl.DataFrame:
-        sql, parameters = self.to_sql()
-        return wh.query_df(sql, parameters)
-
 
 @dataclass(frozen=True)
-class IngestQuery:
+class IngestQuery(Query):
     """Records received over [start, end) per source stream (as in `DeadLetterQuery`), by
     arrival time: `events` parsed (raw events, so only within the raw TTL), `dead_letters`
     rejected, their sum `records`, `bad_share` (dead letters / records) and `last_dead_letter`
@@ -273,13 +276,9 @@ class IngestQuery:
             parameters["limit"] = int(self.limit)
         return sql, parameters
 
-    def run(self, wh: Warehouse) -> pl.DataFrame:
-        sql, parameters = self.to_sql()
-        return wh.query_df(sql, parameters)
-
 
 @dataclass(frozen=True)
-class IngestSpanQuery:
+class IngestSpanQuery(Query):
     """First and last minute anything arrived (parsed or dead-lettered) and the rows
     received: what `all data` means by arrival time. Columns: first, last, records.
 
@@ -295,10 +294,6 @@ class IngestSpanQuery:
             " UNION ALL SELECT received_at AS t FROM dead_letters)",
             {},
         )
-
-    def run(self, wh: Warehouse) -> pl.DataFrame:
-        sql, parameters = self.to_sql()
-        return wh.query_df(sql, parameters)
 
 
 def _time_filter(
@@ -317,7 +312,7 @@ def _time_filter(
 
 
 @dataclass(frozen=True)
-class DataSpanQuery:
+class DataSpanQuery(Query):
     """First and last minute with data, and the total events: what `all data` means."""
 
     def to_sql(self) -> tuple[str, dict[str, object]]:
@@ -327,7 +322,3 @@ class DataSpanQuery:
             " FROM usage_minute FINAL",
             {},
         )
-
-    def run(self, wh: Warehouse) -> pl.DataFrame:
-        sql, parameters = self.to_sql()
-        return wh.query_df(sql, parameters)

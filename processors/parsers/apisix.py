@@ -5,7 +5,7 @@ entry (`log-util.get_full_log`): a JSON array of entries (the default: http-logg
 `concat_method: "json"` and kafka-logger send an array whenever `batch_max_size` is not 1,
 even for a batch of one), or a single object (`batch_max_size: 1`, file-logger, and the
 `concat_method: "new_line"` body once split into lines). Each array element becomes its own
-result; a bad element costs only itself (framing in `json_records`).
+result; a bad element costs only itself (framing in `json_framing`).
 
 Mapping and units: `start_time` is epoch milliseconds; `latency`, `upstream_latency` and
 `apisix_latency` are milliseconds (floats with noise such as 41.000127792358, rounded to
@@ -38,16 +38,9 @@ from __future__ import annotations
 import msgspec
 
 from apim.event import ANONYMOUS, AccessEvent
-from processors.parsers.base import ParseContext, ParseResult
-from processors.parsers.convert import (
-    check_status,
-    latency_ms,
-    non_empty,
-    path_of,
-    size_bytes,
-    utc_from_epoch_ms,
-)
-from processors.parsers.json_records import JsonRecords
+from processors.parsers.base import ParseContext, Parser
+from processors.parsers.fields import epoch_time, header, latency_ms, method, path, size, status
+from processors.parsers.json_framing import JsonRecords
 
 GATEWAY = "apisix"
 
@@ -101,23 +94,23 @@ def _to_event(entry: _Entry, ctx: ParseContext, source: str) -> AccessEvent:
     credential = _credential(headers, req.querystring)
     username = entry.consumer.username if entry.consumer else None
     return AccessEvent(
-        event_time=utc_from_epoch_ms("start_time", entry.start_time),
-        request_id=_first(headers.request_id),
+        event_time=epoch_time("start_time", entry.start_time),
+        request_id=header(headers.request_id),
         gateway=GATEWAY,
         api=(entry.service_id or "") if entry.route_id is not None else "",
         route=entry.route_id or "",
-        method=non_empty("request.method", req.method),
-        path=path_of("request.uri", req.uri),
-        status=check_status("response.status", resp.status),
-        latency_ms=latency_ms(entry.latency),
-        upstream_latency_ms=latency_ms(entry.upstream_latency),
-        gateway_latency_ms=latency_ms(entry.apisix_latency),
-        bytes_in=size_bytes("request.size", req.size),
-        bytes_out=size_bytes("response.size", resp.size),
+        method=method("request.method", req.method),
+        path=path("request.uri", req.uri),
+        status=status("response.status", resp.status),
+        latency_ms=latency_ms("latency", entry.latency),
+        upstream_latency_ms=latency_ms("upstream_latency", entry.upstream_latency),
+        gateway_latency_ms=latency_ms("apisix_latency", entry.apisix_latency),
+        bytes_in=size("request.size", req.size),
+        bytes_out=size("response.size", resp.size),
         consumer=username or ANONYMOUS,
         credential_hash=ctx.hash_credential(credential) if credential else "",
         client_ip=entry.client_ip or "",
-        user_agent=_first(headers.user_agent),
+        user_agent=header(headers.user_agent),
         source=source,
     )
 
@@ -127,19 +120,8 @@ def _credential(headers: _Headers, query: _Query | None) -> str:
     query_key = query.apikey if query else None
     if isinstance(query_key, bool):  # `?apikey` without a value
         query_key = None
-    return _first(headers.apikey) or _first(query_key) or _first(headers.authorization)
+    return header(headers.apikey) or header(query_key) or header(headers.authorization)
 
 
-def _first(value: _HeaderValue) -> str:
-    """A header or query value: repeated ones are an array, the first is used."""
-    if isinstance(value, list):
-        return value[0] if value else ""
-    return value or ""
-
-
-_RECORDS = JsonRecords(_Entry, _to_event)
-
-
-def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
-    """Parse one APISIX logger payload (an entry or an array of entries); one result each."""
-    return _RECORDS.parse(line, ctx)
+parse: Parser = JsonRecords(_Entry, _to_event).parse
+"""Parse one APISIX logger payload (an entry or an array of entries); one result each."""

@@ -38,7 +38,7 @@ Decisions a caller may need:
   so it is the consumer in clear; `credential_hash` is its keyed hash. A logged raw key is
   only ever hashed (when no key id is logged), never copied;
 - `requestTimeEpoch` is milliseconds for REST APIs and seconds for HTTP APIs: the unit is
-  told by magnitude (see `values.epoch_time`);
+  told by magnitude (see `fields.epoch_s_or_ms`);
 - `requestId` can be client supplied (`x-amzn-RequestId`) and an invalid one is logged as
   "…REPLACED_INVALID_REQUEST_ID"; then `extendedRequestId` (always gateway-made) is used;
 - `$context.path` includes "/<stage>" on the default endpoint; it is removed so that the
@@ -64,15 +64,15 @@ import msgspec
 
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers.base import ParseContext, ParseResult, Rejected
-from processors.parsers.jsonlog import convert, encode, line_reason
-from processors.parsers.values import (
-    FieldError,
+from processors.parsers.fields import (
+    BadValue,
     Loose,
     clf_time,
-    epoch_time,
+    epoch_s_or_ms,
     first,
     first_named,
-    milliseconds,
+    latency_ms,
+    method,
     remainder_ms,
     required_text,
     size,
@@ -80,6 +80,7 @@ from processors.parsers.values import (
     text,
     unknown,
 )
+from processors.parsers.json_framing import convert, decode_record, encode
 
 GATEWAY = "aws-apigw"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -166,15 +167,9 @@ def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
     if not line.strip():
         return [Rejected("empty line", line)]
     try:
-        payload = _unwrap(line)
-    except FieldError as exc:
+        decoded = decode_record(_LINE.decode, _unwrap(line))
+    except BadValue as exc:
         return [Rejected(str(exc), line)]
-    try:
-        decoded = _LINE.decode(payload)
-    except msgspec.ValidationError as exc:
-        return [Rejected(line_reason(exc, payload), line)]
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        return [Rejected(f"invalid JSON: {exc}", line)]
     if decoded.messageType is None and decoded.logEvents is None:
         return [_result(decoded, ctx, ctx.source, None, line)]
     return _envelope(decoded, ctx, line)
@@ -186,18 +181,18 @@ def _unwrap(line: bytes) -> bytes:
         try:
             line = base64.b64decode(line.strip(), validate=True)
         except binascii.Error as exc:
-            raise FieldError(f"base64: {exc}") from None
+            raise BadValue(f"base64: {exc}") from None
     if not line.startswith(_GZIP_MAGIC):
         return line
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip header and trailer
     try:
         payload = inflater.decompress(line, _MAX_PAYLOAD)
     except zlib.error as exc:
-        raise FieldError(f"gzip: {exc}") from None
+        raise BadValue(f"gzip: {exc}") from None
     if inflater.unconsumed_tail:
-        raise FieldError(f"gzip: inflates to more than {_MAX_PAYLOAD} bytes")
+        raise BadValue(f"gzip: inflates to more than {_MAX_PAYLOAD} bytes")
     if not inflater.eof:
-        raise FieldError("gzip: truncated data")
+        raise BadValue("gzip: truncated data")
     return payload
 
 
@@ -217,13 +212,9 @@ def _log_event(item: Any, ctx: ParseContext, source: str) -> ParseResult:
     record = message.encode() if isinstance(message, str) else encode(item)
     try:
         event = convert(item, _LogEvent)
-        access = _RECORD.decode(event.message)
-    except FieldError as exc:
+        access = decode_record(_RECORD.decode, event.message)
+    except BadValue as exc:
         return Rejected(str(exc), record)
-    except msgspec.ValidationError as exc:
-        return Rejected(line_reason(exc, record), record)
-    except msgspec.DecodeError as exc:
-        return Rejected(f"invalid JSON: {exc}", record)
     return _result(access, ctx, source, event.timestamp, record)
 
 
@@ -232,15 +223,15 @@ def _result(
 ) -> ParseResult:
     try:
         return _to_event(rec, ctx, source, logged_at)
-    except FieldError as exc:
+    except BadValue as exc:
         return Rejected(str(exc), record)
 
 
 def _to_event(rec: _Record, ctx: ParseContext, source: str, logged_at: Loose) -> AccessEvent:
     """The event of one access record; `logged_at` is the log event's epoch-ms timestamp."""
-    latency = milliseconds("responseLatency", rec.responseLatency)
+    latency = latency_ms("responseLatency", rec.responseLatency)
     nested_latency = rec.integration.latency if rec.integration else None
-    upstream = milliseconds(
+    upstream = latency_ms(
         *first_named(
             ("integrationLatency", rec.integrationLatency),
             ("integration.latency", rec.integration_latency),
@@ -256,7 +247,7 @@ def _to_event(rec: _Record, ctx: ParseContext, source: str, logged_at: Loose) ->
         gateway=GATEWAY,
         api=_api(rec),
         route=text(first(rec.routeKey, rec.resourcePath)),
-        method=required_text("httpMethod", rec.httpMethod),
+        method=method("httpMethod", required_text("httpMethod", rec.httpMethod)),
         path=_path(rec),
         status=status("status", rec.status),
         latency_ms=latency,
@@ -280,10 +271,10 @@ def _identity(rec: _Record, field: str) -> Loose:
 def _event_time(rec: _Record, logged_at: Loose) -> datetime:
     """requestTimeEpoch (ms precision on REST), else requestTime, else the log event's time."""
     if not unknown(rec.requestTimeEpoch):
-        return epoch_time("requestTimeEpoch", rec.requestTimeEpoch)
+        return epoch_s_or_ms("requestTimeEpoch", rec.requestTimeEpoch)
     if not unknown(rec.requestTime) or unknown(logged_at):
         return clf_time("requestTime", text(rec.requestTime))
-    return epoch_time("logEvents.timestamp", logged_at)
+    return epoch_s_or_ms("logEvents.timestamp", logged_at)
 
 
 def _request_id(rec: _Record) -> str:
@@ -308,7 +299,7 @@ def _path(rec: _Record) -> str:
         return path
     path = text(rec.resourcePath) or text(rec.routeKey).partition(" ")[2]
     if not path:
-        raise FieldError("path: missing required field (nor resourcePath, nor routeKey path)")
+        raise BadValue("path: missing required field (nor resourcePath, nor routeKey path)")
     return path
 
 

@@ -51,19 +51,20 @@ from urllib.parse import urlsplit
 import msgspec
 
 from apim.event import ANONYMOUS, AccessEvent
-from processors.parsers.base import ParseContext, ParseResult, Rejected
-from processors.parsers.jsonlog import convert, encode, json_type
-from processors.parsers.values import (
-    FieldError,
+from processors.parsers.base import ParseContext, Parser
+from processors.parsers.fields import (
+    BadValue,
     Loose,
     iso_time,
-    milliseconds,
+    latency_ms,
+    method,
     remainder_ms,
     required_text,
     size,
     status,
     text,
 )
+from processors.parsers.json_framing import JsonRecords, convert
 
 GATEWAY = "azure-apim"
 _CATEGORY = "GatewayLogs"
@@ -113,64 +114,10 @@ _Row = msgspec.defstruct(
 )
 
 
-class _Envelope(msgspec.Struct, gc=False):
-    records: list[_ResourceLog]  # type: ignore[valid-type]
-
-
-_ENVELOPE = msgspec.json.Decoder(_Envelope)
-
-
-def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
-    """Parse one line (envelope, record, row or array of rows); one result per record."""
-    if not line.strip():
-        return [Rejected("empty line", line)]
-    if b'"records"' in line:  # the Event Hub envelope of resource logs: typed fast path
-        try:
-            envelope = _ENVELOPE.decode(line)
-        except msgspec.ValidationError:
-            pass  # rows, or a record that does not fit: judged one by one below
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            return [Rejected(f"invalid JSON: {exc}", line)]
-        else:
-            events = _events(envelope.records, ctx)
-            if events:
-                return events  # type: ignore[return-value]
-    return _parse_untyped(line, ctx)
-
-
-def _events(records: list[Any], ctx: ParseContext) -> list[AccessEvent]:
-    """Every record's event, or [] if one of them cannot be one."""
-    try:
-        return [_to_event(rec, ctx, f"{ctx.source}#{i}") for i, rec in enumerate(records)]
-    except FieldError:
-        return []
-
-
-def _parse_untyped(line: bytes, ctx: ParseContext) -> list[ParseResult]:
-    """Decode without a schema, then judge each record alone so a bad one costs only itself."""
-    try:
-        raw = msgspec.json.decode(line)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        return [Rejected(f"invalid JSON: {exc}", line)]
-    if isinstance(raw, dict) and "records" in raw:
-        raw = raw["records"]
-        if not isinstance(raw, list):
-            return [Rejected(f"records: expected array, got {json_type(raw)}", line)]
-    elif isinstance(raw, dict):
-        return [_result(raw, ctx, ctx.source, line)]
-    if not isinstance(raw, list):
-        return [Rejected(f"expected a JSON object or array, got {json_type(raw)}", line)]
-    if not raw:
-        return [Rejected("no record: empty array", line)]
-    return [_result(item, ctx, f"{ctx.source}#{i}", encode(item)) for i, item in enumerate(raw)]
-
-
-def _result(item: Any, ctx: ParseContext, source: str, record: bytes) -> ParseResult:
-    resource_log = isinstance(item, dict) and ("properties" in item or "time" in item)
-    try:
-        return _to_event(convert(item, _ResourceLog if resource_log else _Row), ctx, source)
-    except FieldError as exc:
-        return Rejected(str(exc), record)
+def _from_object(item: dict[str, Any], ctx: ParseContext, source: str) -> AccessEvent:
+    """The event of an untyped record: a resource log, or a Log Analytics row."""
+    resource_log = "properties" in item or "time" in item
+    return _to_event(convert(item, _ResourceLog if resource_log else _Row), ctx, source)
 
 
 def _to_event(rec: Any, ctx: ParseContext, source: str) -> AccessEvent:
@@ -180,10 +127,10 @@ def _to_event(rec: Any, ctx: ParseContext, source: str) -> AccessEvent:
     key = _column if is_row else _key
     category = text(rec.category)
     if category and category != _CATEGORY:
-        raise FieldError(f"{key('category')}: {category[:40]!r} is not {_CATEGORY}")
-    latency = milliseconds(key("durationMs"), rec.durationMs)
-    backend = milliseconds(key("backendTime"), req.backendTime)
-    client = milliseconds(key("clientTime"), req.clientTime)
+        raise BadValue(f"{key('category')}: {category[:40]!r} is not {_CATEGORY}")
+    latency = latency_ms(key("durationMs"), rec.durationMs)
+    backend = latency_ms(key("backendTime"), req.backendTime)
+    client = latency_ms(key("clientTime"), req.clientTime)
     not_gateway = None if backend is None else backend + (client or 0.0)
     subscription = text(req.apimSubscriptionId)
     credential_hash = ctx.hash_credential(subscription) if subscription else ""
@@ -193,7 +140,7 @@ def _to_event(rec: Any, ctx: ParseContext, source: str) -> AccessEvent:
         gateway=GATEWAY,
         api=text(req.apiId),
         route=text(req.operationId),
-        method=required_text(key("method"), req.method),
+        method=method(key("method"), required_text(key("method"), req.method)),
         path=_path(key("url"), req.url),
         status=status(key("responseCode"), req.responseCode),
         latency_ms=latency,
@@ -211,10 +158,11 @@ def _to_event(rec: Any, ctx: ParseContext, source: str) -> AccessEvent:
 
 def _path(name: str, url: Loose) -> str:
     """The path of the request URL; the query string (maybe a subscription key) is dropped."""
+    logged = required_text(name, url)
     try:
-        return urlsplit(required_text(name, url)).path or "/"
-    except ValueError as exc:
-        raise FieldError(f"{name}: {exc}") from None
+        return urlsplit(logged).path or "/"
+    except ValueError as exc:  # a bad IPv6 host
+        raise BadValue(f"{name}: {exc}") from None
 
 
 def _user_agent(headers: dict[str, Any] | None) -> str:
@@ -224,3 +172,9 @@ def _user_agent(headers: dict[str, Any] | None) -> str:
             agent = value[0] if isinstance(value, list) and value else value
             return agent if isinstance(agent, str) else ""
     return ""
+
+
+parse: Parser = JsonRecords(
+    _ResourceLog, _to_event, records="records", records_optional=True, from_object=_from_object
+).parse
+"""Parse one line (envelope, record, row or array of rows); one result per record."""

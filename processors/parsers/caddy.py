@@ -1,10 +1,10 @@
 """Caddy access logs, the JSON encoder's `http.log.access` entries -> `AccessEvent`s.
 
-Handles one JSON object a line (or an array of them, framing in `json_records`), as Caddy's
+Handles one JSON object a line (or an array of them, framing in `json_framing`), as Caddy's
 default `json` encoder writes them to a file, stdout, stderr or `net`; only the keys the
 event needs are decoded (typed msgspec Struct). Mapping and units:
 - `ts` is epoch SECONDS (float, the default `time_format`) or an RFC 3339 string (the
-  `iso8601` / `rfc3339*` time formats) -> UTC, ms precision;
+  `iso8601` / `rfc3339*` time formats) -> UTC, cut to the ms (see `fields`);
 - `duration` is SECONDS (float, the default `duration_format`) or a Go duration string
   ("41.234567ms", `duration_format string`) -> `latency_ms`; Caddy logs no upstream time;
 - `request.uri` includes the query string; it is dropped;
@@ -39,23 +39,26 @@ import msgspec
 
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers.addresses import ip_of
-from processors.parsers.base import ParseContext, ParseResult
-from processors.parsers.convert import (
+from processors.parsers.base import ParseContext, Parser
+from processors.parsers.fields import (
+    DURATION,
     BadValue,
-    check_status,
-    non_empty,
-    path_of,
-    size_bytes,
-    utc_from_rfc3339,
+    epoch_time,
+    header,
+    iso_time,
+    latency_ms,
+    method,
+    path,
+    size,
+    status,
 )
-from processors.parsers.json_records import JsonRecords
-from processors.parsers.units import ms_from_go_duration, ms_from_seconds, utc_from_epoch_seconds
+from processors.parsers.json_framing import JsonRecords
 
 GATEWAY = "caddy"
 _ACCESS_LOGGER = "http.log.access"
 _REDACTED = "REDACTED"
 
-_HeaderValue = list[str] | str | None
+_HeaderValue = list[str] | str | None  # a string where a `filter` encoder left one
 
 
 class _Headers(msgspec.Struct, gc=False):
@@ -90,50 +93,42 @@ def _to_event(entry: _Entry, ctx: ParseContext, source: str) -> AccessEvent:
         raise BadValue(reason)
     req = entry.request
     headers = req.headers or _Headers()
-    credential = _first(headers.authorization)
+    credential = header(headers.authorization)
     if credential == _REDACTED:
         credential = ""
     return AccessEvent(
         event_time=_time(entry.ts),
-        request_id=_first(headers.request_id),
+        request_id=header(headers.request_id),
         gateway=GATEWAY,
-        method=non_empty("request.method", req.method),
-        path=path_of("request.uri", req.uri),
+        method=method("request.method", req.method),
+        path=path("request.uri", req.uri),
         status=_status(entry.status),
-        latency_ms=_duration(entry.duration),
-        bytes_in=size_bytes("bytes_read", entry.bytes_read),
-        bytes_out=size_bytes("size", entry.size),
+        latency_ms=latency_ms("duration", entry.duration, _duration_unit(entry.duration)),
+        bytes_in=size("bytes_read", entry.bytes_read),
+        bytes_out=size("size", entry.size),
         consumer=entry.user_id or ANONYMOUS,
         credential_hash=ctx.hash_credential(credential) if credential else "",
         client_ip=req.client_ip or req.remote_ip or ip_of(req.remote_addr or ""),
-        user_agent=_first(headers.user_agent),
+        user_agent=header(headers.user_agent),
         source=source,
     )
 
 
 def _time(ts: float | str) -> datetime:
     if isinstance(ts, str):
-        return utc_from_rfc3339("ts", ts)
-    return utc_from_epoch_seconds("ts", ts)
+        return iso_time("ts", ts)
+    return epoch_time("ts", ts, "epoch_s")
 
 
-def _duration(duration: float | str | None) -> float | None:
-    if isinstance(duration, str):
-        return ms_from_go_duration("duration", duration)
-    return ms_from_seconds(duration)
+def _duration_unit(duration: float | str | None) -> str:
+    """Seconds, or a Go duration string with `duration_format string`."""
+    return DURATION if isinstance(duration, str) else "s"
 
 
-def _status(status: int) -> int:
-    if status == 0:
+def _status(code: int) -> int:
+    if code == 0:
         raise BadValue("status: 0, Caddy wrote no response (the client may have gone away)")
-    return check_status("status", status)
-
-
-def _first(value: _HeaderValue) -> str:
-    """A header: an array of values (the first is used), or a string a filter left."""
-    if isinstance(value, list):
-        return value[0] if value else ""
-    return value or ""
+    return status("status", code)
 
 
 def _not_access(logger: Any) -> str:
@@ -148,9 +143,5 @@ def _other_logger(entry: dict[str, Any]) -> str:
     return _not_access(entry.get("logger"))
 
 
-_RECORDS = JsonRecords(_Entry, _to_event, unsupported=_other_logger)
-
-
-def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
-    """Parse one Caddy access-log line (an entry, or an array of entries); one result each."""
-    return _RECORDS.parse(line, ctx)
+parse: Parser = JsonRecords(_Entry, _to_event, unsupported=_other_logger).parse
+"""Parse one Caddy access-log line (an entry, or an array of entries); one result each."""

@@ -15,10 +15,11 @@ A leading "ACCESS " (Ambassador / Emissary) is skipped. Envoy escapes nothing: a
 the user agent is kept (the fields around it are found from the end of the line), and bytes
 that are not UTF-8 become U+FFFD.
 
-Mapping and units, shared with `envoy_json` through the public helpers below: "-" (and, in
-JSON, null or "") is a value Envoy did not have -> "" or `None`. `%START_TIME%` is ISO 8601
-with "Z" or an offset ("+02:00" or "+0200", up to 9 fraction digits), or epoch seconds
-(`%START_TIME(%s.%3f)%`). `%DURATION%` and the upstream service time are milliseconds;
+Mapping and units, shared with `envoy_json` through the public helpers below (value rules in
+`fields`): "-" (and, in JSON, null or "") is a value Envoy did not have -> "" or `None`.
+`%START_TIME%` is ISO 8601 with "Z" or an offset ("+02:00" or "+0200", up to 9 fraction
+digits), or epoch seconds (`%START_TIME(%s.%3f)%`). `%DURATION%` and the upstream service
+time are milliseconds;
 `gateway_latency_ms` is their difference. Bytes are body bytes. The path is
 `X-ENVOY-ORIGINAL-PATH` when a route rewrote it (what the client called), without the
 query string. `api` is the upstream cluster and `route` the route name (Istio only).
@@ -46,18 +47,11 @@ import re
 from datetime import datetime
 
 from apim.event import AccessEvent
+from processors.parsers import fields
 from processors.parsers.addresses import first_forwarded, ip_of
 from processors.parsers.base import ParseContext, ParseResult, Rejected
-from processors.parsers.convert import (
-    BadValue,
-    check_status,
-    latency_ms,
-    path_of,
-    size_bytes,
-    utc_from_rfc3339,
-)
+from processors.parsers.fields import BadValue
 from processors.parsers.line_format import LineFormat
-from processors.parsers.units import gateway_ms, utc_from_epoch_seconds
 
 GATEWAY = "envoy"
 
@@ -95,11 +89,8 @@ _ENVOY = LineFormat("Envoy's default format", _HEAD + _BODY)
 _ISTIO = LineFormat("Istio's default format", _HEAD + _ISTIO_DETAILS + _BODY + _ISTIO_TAIL)
 _AMBASSADOR_PREFIX = b"ACCESS "
 _PATH_OPERATOR = "REQ(X-ENVOY-ORIGINAL-PATH?:PATH)"
-_UNSET = (None, "", "-")
-_MAX_DIGITS = 18  # a count or time beyond int64; also keeps int() below Python's digit limit
 _EPOCH_SECONDS = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
-_COMPACT_OFFSET = re.compile(r"(\d:\d{2}(?:\.\d+)?[+-]\d{2})(\d{2})\Z", re.ASCII)
-_NUMBER = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
+_WHOLE_MS = re.compile(r"\d{1,18}", re.ASCII)
 
 
 def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
@@ -120,7 +111,7 @@ def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
 def _to_event(m: re.Match[bytes], ctx: ParseContext) -> AccessEvent:
     f = {name: unset(raw.decode("utf-8", "replace")) for name, raw in m.groupdict().items()}
     method, path = request_target(f["method"], f["path"], "REQ(:METHOD)", _PATH_OPERATOR)
-    latency = duration_ms("DURATION", f["duration"])
+    latency = fields.latency_ms("DURATION", f["duration"])
     upstream = upstream_ms(f["upstream"])
     return AccessEvent(
         event_time=start_time("START_TIME", f["time"]),
@@ -130,12 +121,12 @@ def _to_event(m: re.Match[bytes], ctx: ParseContext) -> AccessEvent:
         route=f.get("route", ""),
         method=method,
         path=path,
-        status=status("RESPONSE_CODE", f["status"]),
+        status=response_code("RESPONSE_CODE", f["status"]),
         latency_ms=latency,
         upstream_latency_ms=upstream,
-        gateway_latency_ms=gateway_ms(latency, upstream),
-        bytes_in=count("BYTES_RECEIVED", f["bytes_in"]),
-        bytes_out=count("BYTES_SENT", f["bytes_out"]),
+        gateway_latency_ms=fields.remainder_ms(latency, upstream),
+        bytes_in=fields.size("BYTES_RECEIVED", f["bytes_in"]),
+        bytes_out=fields.size("BYTES_SENT", f["bytes_out"]),
         client_ip=client_ip(f.get("remote", ""), f["xff"]),
         user_agent=f["ua"],
         source=ctx.source,
@@ -147,74 +138,43 @@ def _to_event(m: re.Match[bytes], ctx: ParseContext) -> AccessEvent:
 
 def unset(value: str | None) -> str:
     """A text value; "-" (text and JSON) and null (JSON), Envoy's "not set", give ""."""
-    return "" if value is None or value in _UNSET else value
+    return "" if value is None or value == "-" else value
 
 
 def start_time(field: str, text: str) -> datetime:
     """`%START_TIME%`: ISO 8601 ("...45.678Z", "...45+0200") or epoch seconds -> UTC."""
     if _EPOCH_SECONDS.fullmatch(text):
-        return utc_from_epoch_seconds(field, float(text))
-    return utc_from_rfc3339(field, _COMPACT_OFFSET.sub(r"\1:\2", text))
+        return fields.epoch_time(field, text, "epoch_s")
+    return fields.iso_time(field, text)
 
 
-def request_target(method: str, path: str, method_field: str, path_field: str) -> tuple[str, str]:
+def request_target(method: str, target: str, method_field: str, path_field: str) -> tuple[str, str]:
     """(method, path without query) of an HTTP record; TCP and undecodable ones are rejected."""
-    if not method and not path:
+    if not method and not target:
         raise BadValue("request: no HTTP method or path (a TCP record, or an undecodable request)")
     if not method:
         raise BadValue(f"{method_field}: not logged")
-    if not path:
+    if not target:
         raise BadValue(f"{path_field}: not logged")
-    return method, path_of(path_field, path)
+    return fields.method(method_field, method), fields.path(path_field, target)
 
 
-def status(field: str, value: int | str | None) -> int:
+def response_code(field: str, value: int | str | None) -> int:
     """`%RESPONSE_CODE%`, a number, or a string in text and untyped JSON; 0 is rejected."""
-    code = _whole_number(field, value, "a status code")
-    if code is None:
+    if fields.unknown(value):
         raise BadValue(f"{field}: not logged")
-    if code == 0:
+    if not str(value).lstrip("0"):  # 0, "0", "00"
         raise BadValue(f"{field}: 0, no response was sent (the downstream disconnected)")
-    return check_status(field, code)
-
-
-def count(field: str, value: int | str | None) -> int | None:
-    """`%BYTES_RECEIVED%` / `%BYTES_SENT%`: a byte count, unset -> `None`."""
-    return size_bytes(field, _whole_number(field, value, "a byte count"))
-
-
-def duration_ms(field: str, value: float | str | None) -> float | None:
-    """`%DURATION%` (ms), a number or a numeric string; unset -> `None`."""
-    if isinstance(value, str):
-        if value in _UNSET:
-            return None
-        if not _NUMBER.fullmatch(value):
-            raise BadValue(f"{field}: expected milliseconds, got {value[:40]!r}")
-        value = float(value)
-    return latency_ms(value)
+    return fields.status(field, value)
 
 
 def upstream_ms(value: int | str | None) -> float | None:
     """`%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%` (ms): a header, so anything not a number is unknown."""
     if isinstance(value, str):
-        value = int(value) if _is_whole_number(value) else None
-    return latency_ms(value)
+        value = int(value) if _WHOLE_MS.fullmatch(value) else None
+    return fields.latency_ms("X-ENVOY-UPSTREAM-SERVICE-TIME", value)
 
 
 def client_ip(remote_address: str, forwarded_for: str) -> str:
     """The IP of `%DOWNSTREAM_REMOTE_ADDRESS%`, else the first X-Forwarded-For entry, else ""."""
     return ip_of(remote_address) or first_forwarded(forwarded_for)
-
-
-def _whole_number(field: str, value: int | str | None, what: str) -> int | None:
-    if not isinstance(value, str):
-        return value
-    if value in _UNSET:
-        return None
-    if not _is_whole_number(value):
-        raise BadValue(f"{field}: expected {what}, got {value[:40]!r}")
-    return int(value)
-
-
-def _is_whole_number(text: str) -> bool:
-    return text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS

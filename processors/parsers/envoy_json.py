@@ -1,6 +1,6 @@
 """Envoy access logs in JSON: Istio's default and Envoy Gateway's default -> `AccessEvent`s.
 
-Handles one JSON object a line (or a JSON array of them, framing in `json_records`) with
+Handles one JSON object a line (or a JSON array of them, framing in `json_framing`) with
 the keys of either default `json_format`:
 - Istio: `start_time, method, path, response_code, bytes_received, bytes_sent, duration,
   upstream_service_time, x_forwarded_for, user_agent, request_id, route_name,
@@ -31,20 +31,18 @@ from typing import TypeVar
 import msgspec
 
 from apim.event import AccessEvent
-from processors.parsers.base import ParseContext, ParseResult
+from processors.parsers.base import ParseContext, Parser
 from processors.parsers.envoy import (
     GATEWAY,
     client_ip,
-    count,
-    duration_ms,
     request_target,
+    response_code,
     start_time,
-    status,
     unset,
     upstream_ms,
 )
-from processors.parsers.json_records import JsonRecords
-from processors.parsers.units import gateway_ms
+from processors.parsers.fields import latency_ms, remainder_ms, size
+from processors.parsers.json_framing import JsonRecords
 
 _Int = int | str | None  # typed JSON: a number; untyped: a string; unset: null or "-"
 _Ms = int | float | str | None
@@ -78,7 +76,7 @@ class _Record(msgspec.Struct, gc=False):
 def _to_event(rec: _Record, ctx: ParseContext, source: str) -> AccessEvent:
     path = unset(rec.path) or unset(rec.x_envoy_origin_path)
     method, path = request_target(unset(rec.method), path, "method", "path")
-    latency = duration_ms("duration", rec.duration)
+    latency = latency_ms("duration", rec.duration)
     upstream = upstream_ms(_either(rec.upstream_service_time, rec.x_envoy_upstream_service_time))
     forwarded_for = _either(rec.x_forwarded_for, rec.x_forwarded_for_header)
     return AccessEvent(
@@ -89,12 +87,12 @@ def _to_event(rec: _Record, ctx: ParseContext, source: str) -> AccessEvent:
         route=unset(rec.route_name),
         method=method,
         path=path,
-        status=status("response_code", rec.response_code),
+        status=response_code("response_code", rec.response_code),
         latency_ms=latency,
         upstream_latency_ms=upstream,
-        gateway_latency_ms=gateway_ms(latency, upstream),
-        bytes_in=count("bytes_received", rec.bytes_received),
-        bytes_out=count("bytes_sent", rec.bytes_sent),
+        gateway_latency_ms=remainder_ms(latency, upstream),
+        bytes_in=size("bytes_received", rec.bytes_received),
+        bytes_out=size("bytes_sent", rec.bytes_sent),
         client_ip=client_ip(unset(rec.downstream_remote_address), unset(forwarded_for)),
         user_agent=unset(_either(rec.user_agent, rec.user_agent_header)),
         source=source,
@@ -106,9 +104,5 @@ def _either(istio: _T | None, envoy_gateway: _T | None) -> _T | None:
     return envoy_gateway if istio is None else istio
 
 
-_RECORDS = JsonRecords(_Record, _to_event)
-
-
-def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
-    """Parse one Istio / Envoy Gateway JSON access-log line (object or array); one result each."""
-    return _RECORDS.parse(line, ctx)
+parse: Parser = JsonRecords(_Record, _to_event).parse
+"""Parse one Istio / Envoy Gateway JSON access-log line (object or array); one result each."""

@@ -2,13 +2,14 @@
 
 Handles the v4 `Metrics` record (reactive engine, `metrics.json`): one JSON object per line;
 a JSON array of records (a shipper that batches) is accepted too, each element judged alone
-(framing in `json_records`). Records of the legacy v2 engine are accepted as well: their
+(framing in `json_framing`). Records of the legacy v2 engine are accepted as well: their
 field names (`api`, `application`, `proxyResponseTimeMs`, `proxyLatencyMs`,
 `apiResponseTimeMs`) are read where the v4 names are absent.
 
 Mapping and units: `timestamp` is epoch milliseconds; `gatewayResponseTimeMs` (total),
 `endpointResponseTimeMs` (upstream) and `gatewayLatencyMs` (gateway) are milliseconds;
-`requestContentLength` / `responseContentLength` are bytes, -1 meaning unknown (`None`);
+`requestContentLength` / `responseContentLength` are bytes, -1 meaning unknown (`None`:
+Gravitee's marker; other negative sizes are rejected);
 `uri` is the request URI (the query string is dropped for `path`); `remoteAddress` is the
 client IP; `api` is `apiName`, else `apiId`; `route` is `mappedPath` (the analytics path
 mapping, e.g. "/orders/:id"), else "".
@@ -36,20 +37,15 @@ from typing import Any
 import msgspec
 
 from apim.event import ANONYMOUS, AccessEvent
-from processors.parsers.base import ParseContext, ParseResult
-from processors.parsers.convert import (
-    check_status,
-    latency_ms,
-    non_empty,
-    path_of,
-    size_bytes,
-    utc_from_epoch_ms,
-)
-from processors.parsers.json_records import JsonRecords
+from processors.parsers.base import ParseContext, Parser
+from processors.parsers.fields import epoch_time, latency_ms, method, path, size, status
+from processors.parsers.json_framing import JsonRecords
 
 GATEWAY = "gravitee"
 KEYLESS_APPLICATION = "1"
 """The application id Gravitee reports for calls through a keyless plan."""
+UNKNOWN_LENGTH = -1
+"""The content length Gravitee reports when it does not know it."""
 
 
 class _Metrics(msgspec.Struct, rename="camel", gc=False):
@@ -85,19 +81,26 @@ def _to_event(rec: _Metrics, ctx: ParseContext, source: str) -> AccessEvent:
     upstream = _v4_or_v2(rec.endpoint_response_time_ms, rec.api_response_time_ms)
     token = rec.security_token
     return AccessEvent(
-        event_time=utc_from_epoch_ms("timestamp", rec.timestamp),
+        event_time=epoch_time("timestamp", rec.timestamp),
         request_id=rec.request_id or "",
         gateway=GATEWAY,
         api=rec.api_name or rec.api_id or rec.api or "",
         route=rec.mapped_path or "",
-        method=non_empty("httpMethod", rec.http_method),
-        path=path_of("uri", rec.uri),
-        status=check_status("status", rec.status),
-        latency_ms=latency_ms(_v4_or_v2(rec.gateway_response_time_ms, rec.proxy_response_time_ms)),
-        upstream_latency_ms=latency_ms(upstream) if rec.endpoint else None,
-        gateway_latency_ms=latency_ms(_v4_or_v2(rec.gateway_latency_ms, rec.proxy_latency_ms)),
-        bytes_in=size_bytes("requestContentLength", rec.request_content_length),
-        bytes_out=size_bytes("responseContentLength", rec.response_content_length),
+        method=method("httpMethod", rec.http_method),
+        path=path("uri", rec.uri),
+        status=status("status", rec.status),
+        latency_ms=latency_ms(
+            "gatewayResponseTimeMs",
+            _v4_or_v2(rec.gateway_response_time_ms, rec.proxy_response_time_ms),
+        ),
+        upstream_latency_ms=latency_ms("endpointResponseTimeMs", upstream)
+        if rec.endpoint
+        else None,
+        gateway_latency_ms=latency_ms(
+            "gatewayLatencyMs", _v4_or_v2(rec.gateway_latency_ms, rec.proxy_latency_ms)
+        ),
+        bytes_in=size("requestContentLength", _length(rec.request_content_length)),
+        bytes_out=size("responseContentLength", _length(rec.response_content_length)),
         consumer=application or ANONYMOUS,
         application=application,
         credential_hash=ctx.hash_credential(token) if token else "",
@@ -111,15 +114,15 @@ def _v4_or_v2(v4: float | None, v2: float | None) -> float | None:
     return v4 if v4 is not None else v2
 
 
+def _length(length: int | None) -> int | None:
+    return None if length == UNKNOWN_LENGTH else length
+
+
 def _unsupported(record: dict[str, Any]) -> str:
     if "@timestamp" in record:
         return "elasticsearch output format is not supported: set the reporter output to json"
     return ""
 
 
-_RECORDS = JsonRecords(_Metrics, _to_event, _unsupported)
-
-
-def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
-    """Parse one Gravitee metrics line (a record or an array of records); one result each."""
-    return _RECORDS.parse(line, ctx)
+parse: Parser = JsonRecords(_Metrics, _to_event, unsupported=_unsupported).parse
+"""Parse one Gravitee metrics line (a record or an array of records); one result each."""

@@ -4,10 +4,11 @@
 array of them when their logger batches (Kong http-log / kafka-log, APISIX loggers, a
 mapping's `input: json`), or an object holding the array (`records`: Azure Event Hub's
 `{"records": [...]}`). Fast path: the line is decoded straight into the typed msgspec
-Struct. Only when that fails, or a record of an array is refused, is the line decoded
-again without a schema so that each record is judged alone: a bad record gives a
+Struct. Only when a record does not fit, or a record of an array is refused, is the line
+decoded again without a schema so that each record is judged alone: a bad record gives a
 `Rejected` whose `record` is that element re-encoded as JSON (`encode`), and the other
-records still become events. Records of an array get a "#<index>" `source` suffix.
+records still become events. Records of an array get a "#<index>" `source` suffix. A line
+that is not JSON at all is rejected as "invalid JSON: <the typed decoder's reason>".
 
 Reasons (`validation_reason`) name the field first, in msgspec's words:
 'Expected `int`, got `str` - at `$.response.status`' -> 'response.status: expected int, got str'.
@@ -55,16 +56,16 @@ class JsonRecords(Generic[R]):
         """`records` is the dotted path of the array in an envelope object; with
         `records_optional`, an object without it is a record itself and arrays are read too.
         `unsupported(obj)` may name a known foreign shape of a record that failed typing.
-        `from_object` builds the event of an untyped record (default: `convert` it to
-        `record_type`, then `to_event`)."""
+        `from_object` builds the event of an untyped record (default: `record_type` of it,
+        then `to_event`)."""
         self._to_event = to_event
         self._unsupported = unsupported
         self._from_object = from_object or self._typed_event
         self._type = record_type
         self._keys = tuple(records.split(".")) if records else ()
         self._optional = records_optional
-        typed: Any = _envelope(self._keys, record_type) if records else record_type
-        self._decoder = msgspec.json.Decoder(typed if records else typed | list[typed])
+        root: Any = _envelope(self._keys, record_type) if records else record_type
+        self._decoder = msgspec.json.Decoder(root if records else root | list[root])
 
     def parse(self, line: bytes, ctx: ParseContext) -> list[ParseResult]:
         """One result per record in the line; never raises."""
@@ -72,8 +73,10 @@ class JsonRecords(Generic[R]):
             return [Rejected("empty line", line)]
         try:
             decoded = self._decoder.decode(line)
-        except DECODE_ERRORS:
-            return self._parse_untyped(line, ctx)  # the slow path says what is wrong
+        except msgspec.ValidationError:
+            return self._parse_untyped(line, ctx)  # the slow path says which record is bad
+        except DECODE_ERRORS as exc:
+            return [Rejected(f"invalid JSON: {exc}", line)]
         if self._keys:
             decoded = _records_in(decoded, len(self._keys))
         elif type(decoded) is not list:
@@ -139,11 +142,13 @@ class JsonRecords(Generic[R]):
             return Rejected(reason, record)
         try:
             return self._from_object(item, ctx, source)
+        except msgspec.ValidationError as exc:
+            return Rejected(validation_reason(exc), record)
         except BadValue as exc:
             return Rejected(str(exc), record)
 
     def _typed_event(self, item: dict[str, Any], ctx: ParseContext, source: str) -> AccessEvent:
-        return self._to_event(convert(item, self._type), ctx, source)
+        return self._to_event(msgspec.convert(item, self._type), ctx, source)
 
 
 def _envelope(keys: tuple[str, ...], record: Any) -> Any:
@@ -178,10 +183,11 @@ def convert(item: Any, record_type: type[T], *, where: str = "", strict: bool = 
         raise BadValue(validation_reason(exc, where)) from None
 
 
-def decode_record(decoder: msgspec.json.Decoder[T], line: bytes | str) -> T:
-    """The typed record of a line holding one JSON value; `BadValue` saying why not."""
+def decode_record(decode: Callable[[bytes | str], T], line: bytes | str) -> T:
+    """`decode(line)` (a typed msgspec decoder) for a line holding one JSON value; `BadValue`
+    saying why the line is not one."""
     try:
-        return decoder.decode(line)
+        return decode(line)
     except msgspec.ValidationError as exc:
         raise BadValue(line_reason(exc, line)) from None
     except DECODE_ERRORS as exc:
@@ -191,7 +197,8 @@ def decode_record(decoder: msgspec.json.Decoder[T], line: bytes | str) -> T:
 def validation_reason(exc: msgspec.ValidationError, prefix: str = "") -> str:
     """msgspec's message, field first; `prefix` is the path of the decoded object, if nested."""
     message, _, where = str(exc).partition(" - at ")
-    path = ".".join(p for p in (prefix, where.strip("`").removeprefix("$.").lstrip("$")) if p)
+    where = where.strip("`").removeprefix("$.").lstrip("$")
+    path = f"{prefix}.{where}" if prefix and where else prefix or where
     message = message.replace("`", "")
     if message.startswith("Object missing required field "):
         field = message.removeprefix("Object missing required field ")

@@ -29,7 +29,7 @@ from typing import Any
 import msgspec
 
 from apim.event import ANONYMOUS, AccessEvent
-from processors.parsers.base import ParseContext, ParseResult
+from processors.parsers.base import ParseContext, Parser
 from processors.parsers.fields import epoch_time, header, latency_ms, method, path, size, status
 from processors.parsers.json_framing import JsonRecords
 
@@ -135,9 +135,5 @@ def _application(consumer: _Consumer | None) -> str:
     return ""
 
 
-_RECORDS = JsonRecords(_Record, _to_event)
-
-
-def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
-    """Parse one Kong log line (an object or an array of objects); one result per record."""
-    return _RECORDS.parse(line, ctx)
+parse: Parser = JsonRecords(_Record, _to_event).parse
+"""Parse one Kong log line (an object or an array of objects); one result per record."""

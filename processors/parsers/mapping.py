@@ -6,11 +6,12 @@ what `--format mapping:<file>` runs. `validate_mapping(path)` only checks the fi
 raise `MappingError` with one line naming the file and the bad keys; nothing is raised
 while parsing lines.
 
-Input is `json` (an object, an array of objects, or an envelope holding the array: see
-`mapping_json`) or `regex` (a Python pattern with named groups that must match the whole
-line). Each `AccessEvent` field reads the first of its sources that is not null (JSON
-null, a missing key, a group that did not match, or one of `null_values`, by default "-"
-and ""), or a constant, and converts it to the event's unit (`mapping_values`).
+Input is `json` (an object, an array of objects, or an envelope holding the array: framing
+in `json_framing`, paths in `mapping_paths`) or `regex` (a Python pattern with named groups
+that must match the whole line). Each `AccessEvent` field reads the first of its sources
+that is not null (JSON null, a missing key, a group that did not match, or one of
+`null_values`, by default "-" and ""), or a constant, and converts it to the event's unit
+with the value rules every parser follows (`fields`).
 
 Decisions a caller may need:
 - `event_time`, `status`, and `request` (one "GET /x HTTP/1.1" field) or `method` and
@@ -37,11 +38,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import msgspec
-
 from apim.event import ANONYMOUS, AccessEvent
-from processors.parsers import mapping_values as values
+from processors.parsers import fields
+from processors.parsers.addresses import first_forwarded
 from processors.parsers.base import ParseContext, Parser, ParseResult, Rejected
+from processors.parsers.fields import BadValue
+from processors.parsers.json_framing import JsonRecords
 from processors.parsers.mapping_config import (
     LatencySpec,
     MappingConfig,
@@ -50,20 +52,22 @@ from processors.parsers.mapping_config import (
     TimeSpec,
     parse_config,
 )
-from processors.parsers.mapping_json import Framed, JsonFraming
+from processors.parsers.mapping_paths import RecordPaths
 
 __all__ = ["MappingError", "load_mapping", "validate_mapping"]
 
 _SIZES = ("bytes_in", "bytes_out")
-_TEXT_AFTER: dict[str, Callable[[str], Any]] = {
-    "request": values.request_line,
-    "method": values.method,
-    "path": values.path,
-    "client_ip": values.client_ip,
+_TEXT_AFTER: dict[str, Callable[[str, str], Any]] = {
+    "request": fields.request_line,
+    "method": fields.method,
+    "path": fields.path,
+    "client_ip": lambda _, text: first_forwarded(text),
 }
 _REQUIRED = ("event_time", "request", "method", "path", "status")
 
 Getter = Callable[[Any], Any]
+Convert = Callable[[str, Any], Any]
+"""A field's conversion: (the source's name, the value read) -> the event's value."""
 
 
 def load_mapping(path: Path) -> Parser:
@@ -84,12 +88,17 @@ def validate_mapping(path: Path) -> None:
 def _load(content: bytes, path: str) -> Parser:
     config = parse_config(content, path)
     if config.input == "json":
-        return _JsonMapping(config, path).parse
+        return _json_parser(config, path)
     return _RegexMapping(config, path).parse
 
 
-class BadRecord(Exception):
-    """A record that cannot become an event; the message is the `Rejected` reason."""
+def _json_parser(config: MappingConfig, path: str) -> Parser:
+    paths = RecordPaths(source for _, spec in config.fields.mapped() for source in spec.source)
+    events = _Events(config, path, paths.path)
+    records = JsonRecords(
+        paths.record_type, events.event, records=config.records, from_object=events.event
+    )
+    return records.parse
 
 
 class _RegexMapping:
@@ -107,50 +116,12 @@ class _RegexMapping:
             return [Rejected("line does not match the mapping's pattern", line)]
         try:
             return [self._events.event(match, ctx, ctx.source)]
-        except BadRecord as exc:
+        except BadValue as exc:
             return [Rejected(str(exc), line)]
 
 
-class _JsonMapping:
-    def __init__(self, config: MappingConfig, path: str) -> None:
-        sources = [source for _, spec in config.fields.mapped() for source in spec.source]
-        self._framing = JsonFraming(sources, config.records)
-        self._events = _Events(config, path, self._framing.path)
-
-    def parse(self, line: bytes, ctx: ParseContext) -> list[ParseResult]:
-        if not line.strip():
-            return [Rejected("empty line", line)]
-        framed = self._framing.typed(line)
-        if framed is not None:
-            try:
-                return [self._events.event(r, ctx, s) for r, s in _sourced(framed, ctx)]
-            except BadRecord:
-                pass  # the untyped path says which record is bad and keeps the others
-        untyped = self._framing.untyped(line)
-        if isinstance(untyped, str):
-            return [Rejected(untyped, line)]
-        return [
-            self._result(item, ctx, source, msgspec.json.encode(item) if untyped.indexed else line)
-            for item, source in _sourced(untyped, ctx)
-        ]
-
-    def _result(self, item: Any, ctx: ParseContext, source: str, record: bytes) -> ParseResult:
-        if not isinstance(item, dict):
-            return Rejected(f"record: expected object, got {values.json_type(item)}", record)
-        try:
-            return self._events.event(item, ctx, source)
-        except BadRecord as exc:
-            return Rejected(str(exc), record)
-
-
-def _sourced(framed: Framed, ctx: ParseContext) -> list[tuple[Any, str]]:
-    if not framed.indexed:
-        return [(framed.records[0], ctx.source)]
-    return [(record, f"{ctx.source}#{i}") for i, record in enumerate(framed.records)]
-
-
 class _Events:
-    """Builds the `AccessEvent` of one record (a JSON object or a regex match)."""
+    """Builds the `AccessEvent` of one record (a JSON record or a regex match)."""
 
     def __init__(self, config: MappingConfig, path: str, getter: Callable[[str], Getter]) -> None:
         self._gateway = config.name
@@ -161,6 +132,7 @@ class _Events:
         self._derive_gateway_latency = "gateway_latency_ms" not in self._fields
 
     def event(self, record: Any, ctx: ParseContext, source: str) -> AccessEvent:
+        """The event, or `BadValue` naming the source that failed."""
         v = {name: field.get(record) for name, field in self._fields.items()}
         method, path = v.pop("request") if "request" in v else (v.pop("method"), v.pop("path"))
         credential = v.pop("credential", "")
@@ -168,9 +140,10 @@ class _Events:
         consumer = v.pop("consumer", "") or (
             f"cred:{credential_hash}" if credential_hash else ANONYMOUS
         )
-        latency, upstream = v.get("latency_ms"), v.get("upstream_latency_ms")
-        if self._derive_gateway_latency and latency is not None and upstream is not None:
-            v["gateway_latency_ms"] = max(0.0, round(latency - upstream, 3))
+        if self._derive_gateway_latency:
+            v["gateway_latency_ms"] = fields.remainder_ms(
+                v.get("latency_ms"), v.get("upstream_latency_ms")
+            )
         return AccessEvent(
             gateway=self._gateway,
             method=method,
@@ -204,47 +177,44 @@ class _Field:
         self._constant: Any = "" if isinstance(spec, TextSpec) else None
         if spec.value is not None:
             try:
-                self._constant = self._convert(spec.value)
-            except values.BadValue as exc:
-                raise MappingError(f"{path}: fields.{name}.value: {exc}") from None
+                self._constant = self._convert(f"fields.{name}.value", spec.value)
+            except BadValue as exc:
+                raise MappingError(f"{path}: {exc}") from None
 
     def get(self, record: Any) -> Any:
         for source, getter in self._sources:
-            try:
-                raw = getter(record)
-                if not self._is_null(raw):
-                    return self._convert(raw)
-            except values.BadValue as exc:
-                raise BadRecord(f"{source}: {exc}") from None
+            raw = getter(record)
+            if not self._is_null(raw):
+                return self._convert(source, raw)
         if self._missing:
-            raise BadRecord(self._missing)
+            raise BadValue(self._missing)
         return self._constant
 
 
-def _converter(name: str, spec: Any, is_null: Callable[[Any], bool]) -> Callable[[Any], Any]:
+def _converter(name: str, spec: Any, is_null: Callable[[Any], bool]) -> Convert:
     """The conversion from a logged value to the event's unit for field `name`."""
     if isinstance(spec, TimeSpec):
         return _time_converter(spec)
     if isinstance(spec, LatencySpec):
-        return partial(values.latency_ms, unit=spec.unit, is_null=is_null)
+        return partial(fields.latency_ms, unit=spec.unit, is_null=is_null)
     if name == "status":
-        return values.status
+        return fields.status
     if name in _SIZES:
-        return values.size
-    text = partial(values.text, unescape=spec.unescape)
+        return fields.size
+    text = partial(fields.any_text, escapes=spec.unescape)
     after = _TEXT_AFTER.get(name)
-    return text if after is None else lambda raw: after(text(raw))
+    return text if after is None else lambda source, raw: after(source, text(source, raw))
 
 
-def _time_converter(spec: TimeSpec) -> Callable[[Any], Any]:
-    if spec.format in values.EPOCH_UNITS:
-        return partial(values.epoch_time, fmt=spec.format)
+def _time_converter(spec: TimeSpec) -> Convert:
+    if spec.format in fields.EPOCH_UNITS:
+        return partial(fields.epoch_time, unit=spec.format)
     if spec.format == "iso8601":
-        parse = values.iso8601
+        parse = fields.iso8601
     else:
-        parse = values.strptime(spec.format.removeprefix("strptime:"))
+        parse = fields.strptime(spec.format.removeprefix("strptime:"))
     zone = ZoneInfo(spec.timezone) if spec.timezone else UTC
-    return partial(values.text_time, parse=parse, zone=zone)
+    return partial(fields.text_time, parse=parse, zone=zone)
 
 
 class _Nulls:

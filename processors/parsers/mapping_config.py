@@ -9,7 +9,7 @@ Checked here, before any log line is read: the keys and their types, the choices
 units, time formats, time zones, unescape styles), that the regex compiles and has every
 group the fields name, that JSON paths have no empty key, and that the request is mapped
 either as one `request` field or as `method` and `path`. Constants (`value:`) are checked
-by `processors.parsers.mapping`, which owns the conversions.
+by `processors.parsers.mapping` with the conversions of `processors.parsers.fields`.
 
 A field is given as a source (a JSON path or a regex group), a list of sources tried in
 order, or a mapping of options: `source` or `value`, plus `null_values` and the options of
@@ -31,11 +31,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from processors.parsers import mapping_values as values
+from processors.parsers.fields import DURATION, EPOCH_UNITS, LATENCY_UNITS, UNESCAPES, json_type
 
 INPUTS = ("json", "regex")
-TIME_FORMATS = (*values.EPOCH_UNITS, "iso8601", "strptime:<format>")
-LATENCY_UNITS = (*values.LATENCY_UNITS, values.DURATION)
+TIME_FORMATS = (*EPOCH_UNITS, "iso8601", "strptime:<format>")
+LATENCY_CHOICES = (*LATENCY_UNITS, DURATION)
 DEFAULT_NULL_VALUES = ("-", "")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _SAMPLE_TIME = datetime(2024, 6, 10, 9, 45, 45, 678000, tzinfo=UTC)
@@ -100,7 +100,7 @@ class TextSpec(_Spec):
     @field_validator("unescape")
     @classmethod
     def _known_unescape(cls, unescape: str | None) -> str | None:
-        return _one_of(unescape, values.UNESCAPES) if unescape is not None else None
+        return _one_of(unescape, UNESCAPES) if unescape is not None else None
 
 
 class TimeSpec(_Spec):
@@ -127,7 +127,7 @@ class TimeSpec(_Spec):
 
     @model_validator(mode="after")
     def _zone_for_text_times(self) -> TimeSpec:
-        if self.timezone is not None and self.format in values.EPOCH_UNITS:
+        if self.timezone is not None and self.format in EPOCH_UNITS:
             raise ValueError("timezone is only used with iso8601 and strptime formats")
         return self
 
@@ -138,7 +138,7 @@ class LatencySpec(_Spec):
     @field_validator("unit")
     @classmethod
     def _known_unit(cls, unit: str) -> str:
-        return _one_of(unit, LATENCY_UNITS)
+        return _one_of(unit, LATENCY_CHOICES)
 
 
 class NumberSpec(_Spec):
@@ -223,7 +223,7 @@ def parse_config(content: bytes, path: str) -> MappingConfig:
     except yaml.YAMLError as exc:
         raise MappingError(f"{path}: invalid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(data, dict):
-        kind = values.json_type(data).replace("object", "mapping").replace("array", "list")
+        kind = json_type(data).replace("object", "mapping").replace("array", "list")
         raise MappingError(f"{path}: expected a mapping with name, input and fields, got {kind}")
     try:
         config = MappingConfig.model_validate(data)

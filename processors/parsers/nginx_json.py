@@ -53,25 +53,26 @@ import msgspec
 
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers.base import ParseContext, ParseResult, Rejected
-from processors.parsers.jsonlog import line_reason
-from processors.parsers.values import (
-    FieldError,
+from processors.parsers.fields import (
+    BadValue,
     Loose,
     clf_time,
-    epoch_time,
+    epoch_s_or_ms,
     first,
     first_named,
     iso_time,
+    latency_ms,
+    method,
+    path,
     remainder_ms,
     request_line,
-    seconds_list_to_ms,
-    seconds_to_ms,
     size,
     status,
     text,
     truncate_ms,
     unknown,
 )
+from processors.parsers.json_framing import decode_record
 
 GATEWAY = "nginx"
 _TIME_KEYS = ("msec", "time_iso8601", "time_local", "timestamp", "time", "ts", "@timestamp")
@@ -112,26 +113,22 @@ def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
     if not line.strip():
         return [Rejected("empty line", line)]
     try:
-        return [_to_event(_decode(line), ctx)]
-    except msgspec.ValidationError as exc:
-        return [Rejected(line_reason(exc, line), line)]
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        return [Rejected(f"invalid JSON: {exc}", line)]
-    except FieldError as exc:
+        return [_to_event(decode_record(_decode, line), ctx)]
+    except BadValue as exc:
         return [Rejected(str(exc), line)]
 
 
-def _decode(line: bytes) -> _Record:
+def _decode(line: bytes | str) -> _Record:
     try:
         return _DECODER.decode(line)
     except UnicodeDecodeError:  # escape=json copies bytes >= 0x80 unescaped
-        return _DECODER.decode(line.decode("utf-8", "replace"))
+        return _DECODER.decode(line.decode("utf-8", "replace"))  # type: ignore[union-attr]
 
 
 def _to_event(rec: _Record, ctx: ParseContext) -> AccessEvent:
     method, path = _request(rec)
-    latency = seconds_to_ms("request_time", rec.request_time)
-    upstream = seconds_list_to_ms("upstream_response_time", rec.upstream_response_time)
+    latency = latency_ms("request_time", rec.request_time, "s")
+    upstream = latency_ms("upstream_response_time", rec.upstream_response_time, "s")
     api_key = text(rec.http_x_api_key)
     credential_hash = ctx.hash_credential(api_key) if api_key else ""
     bytes_out = first_named(
@@ -159,19 +156,13 @@ def _to_event(rec: _Record, ctx: ParseContext) -> AccessEvent:
 
 def _request(rec: _Record) -> tuple[str, str]:
     """(method, path): from $request_method + $request_uri, else from the $request line."""
-    method = text(first(rec.request_method, rec.method))
+    logged_method = text(first(rec.request_method, rec.method))
     uri = text(first(rec.request_uri, rec.uri))
-    if method and uri:
-        name = "request_uri"
-    elif not unknown(rec.request):
-        name = "request"
-        method, uri = request_line(name, text(rec.request))
-    else:
-        raise FieldError("request: missing required field (and no request_method + request_uri)")
-    path = uri.partition("?")[0]
-    if not path:
-        raise FieldError(f"{name}: no path before the query string")
-    return method, path
+    if logged_method and uri:
+        return method("request_method", logged_method), path("request_uri", uri)
+    if unknown(rec.request):
+        raise BadValue("request: missing required field (and no request_method + request_uri)")
+    return request_line("request", text(rec.request))
 
 
 def _start_time(rec: _Record, latency_ms: float | None) -> datetime:
@@ -179,14 +170,14 @@ def _start_time(rec: _Record, latency_ms: float | None) -> datetime:
     logged = (rec.msec, rec.time_iso8601, rec.time_local, rec.timestamp, rec.time, rec.ts)
     name, value = first_named(*zip(_TIME_KEYS, (*logged, rec.at_timestamp), strict=True))
     if unknown(value):
-        raise FieldError(f"time: missing required field (none of {', '.join(_TIME_KEYS)})")
+        raise BadValue(f"time: missing required field (none of {', '.join(_TIME_KEYS)})")
     end = _time(name, value)
     if latency_ms is None:
         return end
     try:
         return truncate_ms(end - timedelta(milliseconds=latency_ms))
     except OverflowError:
-        raise FieldError(f"{name}: {value!r} minus request_time is out of range") from None
+        raise BadValue(f"{name}: {value!r} minus request_time is out of range") from None
 
 
 def _time(name: str, value: Loose) -> datetime:
@@ -195,4 +186,4 @@ def _time(name: str, value: Loose) -> datetime:
         return clf_time(name, value)
     if isinstance(value, str) and ("-" in value or ":" in value):
         return iso_time(name, value)
-    return epoch_time(name, value)
+    return epoch_s_or_ms(name, value)

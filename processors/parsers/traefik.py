@@ -3,7 +3,7 @@
 The first non-blank byte picks the format: "{" or "[" is JSON, anything else is CLF.
 
 JSON (`accessLog.format: json`): one object a line (or an array of them, framing in
-`json_records`); only the keys the event needs are decoded (typed msgspec Struct), so
+`json_framing`); only the keys the event needs are decoded (typed msgspec Struct), so
 `ServiceURL`, a string in v3 but a URL object in v2, is never read. Mapping and units:
 - `StartUTC` (RFC 3339 with nanoseconds), else `StartLocal` (same instant with the local
   offset), else the logger's `time` (seconds precision) -> UTC, ms precision;
@@ -53,18 +53,19 @@ import msgspec
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers.addresses import first_forwarded, ip_of
 from processors.parsers.base import ParseContext, ParseResult, Rejected
-from processors.parsers.convert import (
+from processors.parsers.fields import (
     BadValue,
-    check_status,
+    clf_time,
+    iso_time,
     latency_ms,
-    non_empty,
-    path_of,
-    size_bytes,
-    utc_from_rfc3339,
+    method,
+    path,
+    remainder_ms,
+    size,
+    status,
 )
-from processors.parsers.json_records import JsonRecords
+from processors.parsers.json_framing import JsonRecords
 from processors.parsers.line_format import LineFormat
-from processors.parsers.units import gateway_ms, ms_from_ns, utc_from_clf
 
 GATEWAY = "traefik"
 _REDACTED = "REDACTED"  # Traefik's `redact` header mode
@@ -114,7 +115,6 @@ _CLF = LineFormat(
     ),
 )
 _CLF_DURATION = re.compile(r"(\d{1,15})ms", re.ASCII)
-_CLF_NUMBER = re.compile(r"\d{1,15}", re.ASCII)
 
 
 def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
@@ -123,7 +123,7 @@ def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
     if not text.strip():
         return [Rejected("empty line", line)]
     if text[0] in _JSON_START:
-        return _RECORDS.parse(line, ctx)
+        return _JSON.parse(line, ctx)
     m = _CLF.match(text)
     if m is None:
         return [Rejected(_CLF.diagnose(text), line)]
@@ -137,9 +137,9 @@ def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
 
 
 def _json_event(rec: _Record, ctx: ParseContext, source: str) -> AccessEvent:
-    latency = ms_from_ns(rec.duration)
-    upstream = ms_from_ns(rec.origin_duration)
-    overhead = ms_from_ns(rec.overhead)
+    latency = latency_ms("Duration", rec.duration, "ns")
+    upstream = latency_ms("OriginDuration", rec.origin_duration, "ns")
+    overhead = latency_ms("Overhead", rec.overhead, "ns")
     authorization = rec.authorization if rec.authorization != _REDACTED else None
     return AccessEvent(
         event_time=_start(rec),
@@ -147,14 +147,14 @@ def _json_event(rec: _Record, ctx: ParseContext, source: str) -> AccessEvent:
         gateway=GATEWAY,
         api=rec.service_name or rec.backend_name or "",
         route=rec.router_name or rec.frontend_name or "",
-        method=non_empty("RequestMethod", rec.request_method),
-        path=path_of("RequestPath", rec.request_path),
-        status=check_status("DownstreamStatus", rec.downstream_status),
+        method=method("RequestMethod", rec.request_method),
+        path=path("RequestPath", rec.request_path),
+        status=status("DownstreamStatus", rec.downstream_status),
         latency_ms=latency,
         upstream_latency_ms=upstream,
-        gateway_latency_ms=overhead if overhead is not None else gateway_ms(latency, upstream),
-        bytes_in=size_bytes("RequestContentSize", rec.request_content_size),
-        bytes_out=size_bytes("DownstreamContentSize", rec.downstream_content_size),
+        gateway_latency_ms=overhead if overhead is not None else remainder_ms(latency, upstream),
+        bytes_in=size("RequestContentSize", rec.request_content_size),
+        bytes_out=size("DownstreamContentSize", rec.downstream_content_size),
         consumer=_consumer(rec.client_username),
         credential_hash=ctx.hash_credential(authorization) if authorization else "",
         client_ip=first_forwarded(rec.client_host or "") or ip_of(rec.client_addr or ""),
@@ -168,11 +168,11 @@ def _start(rec: _Record) -> datetime:
     starts = (("StartUTC", rec.start_utc), ("StartLocal", rec.start_local), ("time", rec.time))
     for field, value in starts:
         if value:
-            return utc_from_rfc3339(field, value)
+            return iso_time(field, value)
     raise BadValue("StartUTC: missing required field (and no StartLocal or time)")
 
 
-_RECORDS = JsonRecords(_Record, _json_event)
+_JSON = JsonRecords(_Record, _json_event)
 
 
 # --- CLF -------------------------------------------------------------------------------
@@ -184,11 +184,11 @@ def _clf_event(m: re.Match[bytes], ctx: ParseContext) -> AccessEvent:
         event_time=_clf_start(f["time"]),
         gateway=GATEWAY,
         route=_logged(f["router"]),
-        method=f["method"],
-        path=path_of("request", f["path"]),
+        method=method("request", f["method"]),
+        path=path("request", f["path"]),
         status=_clf_status(f["status"]),
         latency_ms=_clf_duration(f["duration"]),
-        bytes_out=_clf_size(f["size"]),
+        bytes_out=size("OriginContentSize", f["size"]),
         consumer=_consumer(f["user"]),
         client_ip=first_forwarded(f["client"]),
         user_agent=_logged(f["ua"]),
@@ -199,30 +199,20 @@ def _clf_event(m: re.Match[bytes], ctx: ParseContext) -> AccessEvent:
 def _clf_start(text: str) -> datetime:
     if text == "-":
         raise BadValue("StartUTC: not logged ('-')")
-    return utc_from_clf("StartUTC", text)
+    return clf_time("StartUTC", text)
 
 
 def _clf_status(text: str) -> int:
     if text in ("-", "0"):
         raise BadValue(f"OriginStatus: {text!r}, Traefik answered without an upstream")
-    if not _CLF_NUMBER.fullmatch(text):
-        raise BadValue(f"OriginStatus: expected a status code, got {text[:20]!r}")
-    return check_status("OriginStatus", int(text))
-
-
-def _clf_size(text: str) -> int | None:
-    if text == "-":
-        return None
-    if not _CLF_NUMBER.fullmatch(text):
-        raise BadValue(f"OriginContentSize: expected a byte count, got {text[:20]!r}")
-    return int(text)
+    return status("OriginStatus", text)
 
 
 def _clf_duration(text: str) -> float | None:
     m = _CLF_DURATION.fullmatch(text)
     if m is None:
         raise BadValue(f"Duration: expected '<n>ms', got {text[:20]!r}")
-    return latency_ms(int(m[1]))
+    return latency_ms("Duration", int(m[1]))
 
 
 # --- both ------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ Units and mapping: latencies are integer milliseconds (`request_time_ms` / `requ
 `latency.gateway` / `latency_gateway` gateway; when the gateway part is not logged it is
 total - upstream, floored at 0). `timestamp` is Go RFC 3339 with nanoseconds and the
 gateway's zone offset; it is converted to UTC and cut to milliseconds. `content_length` is
-the *request* body size (-1 unknown); Tyk logs no response size (`bytes_out` None) and no
+the *request* body size (Tyk's -1: unknown, other negative sizes are rejected); Tyk logs no
+response size (`bytes_out` None) and no
 request id (""). `path` is `original_path` (before listen-path stripping), else `raw_path`,
 else `path`; `route` is `path` when `track_path` says it is a tracked endpoint template;
 `api` is `api_name`, else `api_id`; `application` is `oauth_id` (the OAuth client); the
@@ -57,16 +58,18 @@ import msgspec
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers import logrus_text
 from processors.parsers.base import ParseContext, ParseResult, Rejected
-from processors.parsers.convert import (
+from processors.parsers.fields import (
     BadValue,
-    check_status,
+    iso_time,
+    json_type,
     latency_ms,
-    non_empty,
-    path_of,
-    size_bytes,
-    utc_from_rfc3339,
+    method,
+    path,
+    remainder_ms,
+    size,
+    status,
 )
-from processors.parsers.json_records import json_type, validation_reason
+from processors.parsers.json_framing import convert
 
 GATEWAY = "tyk"
 STDOUT_RECORD_FIELD = "tyk-analytics-record"
@@ -74,6 +77,8 @@ ACCESS_LOG_PREFIX = "access-log"
 NO_KEY = frozenset({"", "00000000", "--"})
 """`api_key` values that mean "no key": none, keyless API, obfuscated short key."""
 CONSUMER_KEY_CHARS = 12
+UNKNOWN_LENGTH = -1
+"""The `content_length` Tyk logs when it does not know it."""
 _FUTURE_SLACK = timedelta(days=1)
 _YEARLESS = re.compile(r"([A-Z][a-z]{2}) (\d{2}) (\d{2}):(\d{2}):(\d{2})", re.ASCII)
 _MONTHS = {
@@ -159,11 +164,11 @@ def _from_json(raw: Any, ctx: ParseContext) -> AccessEvent:
     if not isinstance(raw, dict):
         raise BadValue(f"expected a JSON object, got {json_type(raw)}")
     if STDOUT_RECORD_FIELD in raw:
-        record = _typed(raw[STDOUT_RECORD_FIELD], _AnalyticsRecord, STDOUT_RECORD_FIELD)
+        record = convert(raw[STDOUT_RECORD_FIELD], _AnalyticsRecord, where=STDOUT_RECORD_FIELD)
         return _record_event(record, ctx)
     if "level" in raw:  # a logrus entry of the gateway, not an analytics record
-        return _access_event(_typed(_access_entry(raw), _AccessLog), ctx)
-    return _record_event(_typed(raw, _AnalyticsRecord), ctx)
+        return _access_event(convert(_access_entry(raw), _AccessLog), ctx)
+    return _record_event(convert(raw, _AnalyticsRecord), ctx)
 
 
 def _from_text(line: bytes, ctx: ParseContext) -> AccessEvent:
@@ -171,7 +176,7 @@ def _from_text(line: bytes, ctx: ParseContext) -> AccessEvent:
         found = logrus_text.fields(line)
     except logrus_text.NotLogrusText as exc:
         raise BadValue(f"text log line: {exc}") from None
-    return _access_event(_typed(_access_entry(found), _AccessLog, strict=False), ctx)
+    return _access_event(convert(_access_entry(found), _AccessLog, strict=False), ctx)
 
 
 def _access_entry(entry: dict[str, Any]) -> dict[str, Any]:
@@ -181,30 +186,23 @@ def _access_entry(entry: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def _typed(raw: Any, type_: type[Any], where: str = "", *, strict: bool = True) -> Any:
-    """`raw` as `type_` (`strict=False` reads numbers from text); `where` prefixes reasons."""
-    try:
-        return msgspec.convert(raw, type_, strict=strict)
-    except msgspec.ValidationError as exc:
-        raise BadValue(validation_reason(exc, where)) from None
-
-
 def _record_event(rec: _AnalyticsRecord, ctx: ParseContext) -> AccessEvent:
     lat = rec.latency or _Latency()
     total = _known(lat.total, rec.request_time_ms, rec.request_time)
+    length = rec.content_length
     consumer, credential_hash = _identity(rec.api_key, rec.alias, ctx)
     return AccessEvent(
-        event_time=utc_from_rfc3339("timestamp", rec.timestamp),
+        event_time=iso_time("timestamp", rec.timestamp),
         gateway=GATEWAY,
         api=rec.api_name or rec.api_id,
         route=rec.path if rec.track_path else "",
-        method=non_empty("method", rec.method),
-        path=path_of("path", rec.original_path or rec.raw_path or rec.path),
-        status=check_status("response_code", rec.response_code),
-        latency_ms=latency_ms(total),
-        upstream_latency_ms=latency_ms(lat.upstream),
+        method=method("method", rec.method),
+        path=path("path", rec.original_path or rec.raw_path or rec.path),
+        status=status("response_code", rec.response_code),
+        latency_ms=latency_ms("latency.total", total),
+        upstream_latency_ms=latency_ms("latency.upstream", lat.upstream),
         gateway_latency_ms=_gateway_ms(total, lat.upstream, lat.gateway),
-        bytes_in=size_bytes("content_length", rec.content_length),
+        bytes_in=size("content_length", None if length == UNKNOWN_LENGTH else length),
         consumer=consumer,
         application=rec.oauth_id,
         credential_hash=credential_hash,
@@ -220,11 +218,11 @@ def _access_event(entry: _AccessLog, ctx: ParseContext) -> AccessEvent:
         event_time=_log_time(entry.time),
         gateway=GATEWAY,
         api=entry.api_name or entry.api_id,
-        method=non_empty("method", entry.method),
-        path=path_of("path", entry.original_path or entry.path),
-        status=check_status("status", entry.status),
-        latency_ms=latency_ms(entry.latency_total),
-        upstream_latency_ms=latency_ms(entry.upstream_latency),
+        method=method("method", entry.method),
+        path=path("path", entry.original_path or entry.path),
+        status=status("status", entry.status),
+        latency_ms=latency_ms("latency_total", entry.latency_total),
+        upstream_latency_ms=latency_ms("upstream_latency", entry.upstream_latency),
         gateway_latency_ms=_gateway_ms(
             entry.latency_total, entry.upstream_latency, entry.latency_gateway
         ),
@@ -254,18 +252,17 @@ def _known(*values: float | None) -> float | None:
 def _gateway_ms(total: float | None, upstream: float | None, gateway: float | None) -> float | None:
     """The gateway's own time as logged, else total - upstream (floored at 0)."""
     if gateway is not None:
-        return latency_ms(gateway)
-    known_total, known_upstream = latency_ms(total), latency_ms(upstream)
-    if known_total is None or known_upstream is None:
-        return None
-    return max(0.0, round(known_total - known_upstream, 3))
+        return latency_ms("latency.gateway", gateway)
+    return remainder_ms(
+        latency_ms("latency.total", total), latency_ms("latency.upstream", upstream)
+    )
 
 
 def _log_time(text: str) -> datetime:
     """A logrus time: RFC 3339, or Tyk's default text stamp "Jan 02 15:04:05" (no year, UTC)."""
     m = _YEARLESS.fullmatch(text)
     if m is None:
-        return utc_from_rfc3339("time", text)
+        return iso_time("time", text)
     month = _MONTHS.get(m[1])
     day, hour, minute, second = (int(g) for g in m.group(2, 3, 4, 5))
     latest = _utc_now() + _FUTURE_SLACK

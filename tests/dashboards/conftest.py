@@ -10,7 +10,7 @@ plus `DEAD_LETTERS`: 11 rejected records received now and 4 received three days 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from msgspec.structs import replace
 import warehouse
 from apim.event import AccessEvent
 from processors.aggregate import UsageAggregator
-from processors.sink import DeadLetter, SinkBatch, WarehouseSink
+from processors.sink import DeadLetter, SinkBatch, WarehouseSink, dead_letters_table
 
 
 @dataclass(frozen=True)
@@ -213,20 +213,11 @@ def dead_letters(letters: tuple[Letters, ...], offset: int) -> list[DeadLetter]:
 def write_old_dead_letters(wh: warehouse.Warehouse, received_at: datetime) -> None:
     """`OLD_DEAD_LETTERS`, received at `received_at` (the sink always stamps now)."""
     letters = dead_letters((OLD_DEAD_LETTERS,), offset=100)
-    schema = pa.schema(
-        [
-            ("src", pa.string()),
-            ("src_offset", pa.uint64()),
-            ("record_index", pa.uint32()),
-            ("source", pa.string()),
-            ("format", pa.string()),
-            ("reason", pa.string()),
-            ("record", pa.string()),
-            ("received_at", pa.timestamp("ms", tz="UTC")),
-        ]
+    stamped = pa.array(
+        [received_at.replace(microsecond=0)] * len(letters), pa.timestamp("ms", "UTC")
     )
-    rows = [(*astuple(d), received_at.replace(microsecond=0)) for d in letters]
-    wh.insert_arrow("dead_letters", pa.table(list(zip(*rows, strict=True)), schema=schema))
+    table = dead_letters_table(letters).append_column("received_at", stamped)
+    wh.insert_arrow("dead_letters", table)
 
 
 def fill_ingestion(wh: warehouse.Warehouse) -> None:

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
-from typing import Any
 
 import dash
 import polars as pl
 import pytest
 from dash import html
-from dash.development.base_component import Component
+from dash_tree import (
+    body_rows,
+    find,
+    open_page,
+    page_module,
+    post_callback,
+    table_rows,
+    text,
+)
 
 import warehouse
 from dashboards import create_app, serve
@@ -35,46 +41,6 @@ PAGE = "dashboards.pages.ingestion"
 # --- helpers ------------------------------------------------------------------------------
 
 
-def find(node: Any, element_id: Any) -> Any:
-    """The component with `element_id` in a Dash component tree, or None."""
-    if isinstance(node, list | tuple):
-        for child in node:
-            found = find(child, element_id)
-            if found is not None:
-                return found
-        return None
-    if not isinstance(node, Component):
-        return None
-    if getattr(node, "id", None) == element_id:
-        return node
-    return find(getattr(node, "children", None), element_id)
-
-
-def text(node: Any) -> str:
-    """All text of a component tree, cells separated by "|"."""
-    if node is None:
-        return ""
-    if isinstance(node, str | int | float):
-        return str(node)
-    if isinstance(node, list | tuple):
-        return "|".join(t for t in (text(c) for c in node) if t)
-    return text(getattr(node, "children", None))
-
-
-def body_rows(table: Any) -> list[Any]:
-    body = next(c for c in table.children if isinstance(c, html.Tbody))
-    return body.children
-
-
-def table_rows(table: Any) -> list[list[str]]:
-    return [[text(cell) for cell in row.children] for row in body_rows(table)]
-
-
-def page_for(wh: warehouse.Warehouse) -> ModuleType:
-    create_app(wh)
-    return sys.modules[PAGE]
-
-
 def reason_rows(frame) -> list[tuple]:
     return [(r["stream"], r["format"], r["reason"], r["records"]) for r in frame.to_dicts()]
 
@@ -85,7 +51,7 @@ def source_rows(frame) -> list[tuple]:
 
 @pytest.fixture
 def page(ingest_wh: warehouse.Warehouse) -> ModuleType:
-    return page_for(ingest_wh)
+    return page_module(ingest_wh, PAGE)
 
 
 # --- data: exact counts per source stream, format and reason ------------------------------
@@ -277,7 +243,7 @@ def test_refresh_keeps_the_latest_records_while_they_are_unchanged(page, ingest_
 
 
 def test_clean_range_says_so_and_lists_the_sources(usage_wh, known):
-    page = page_for(usage_wh)
+    page = page_module(usage_wh, PAGE)
     root = page.layout()
     assert text(find(root, "ingestion-kpi-dead-letters")) == "0"
     assert text(find(root, "ingestion-kpi-bad-share")) == "0.00%"
@@ -292,7 +258,7 @@ def test_only_dead_letters_still_show(empty_wh):
     """A warehouse holding nothing but rejected records is what this page is for."""
     letters = [DeadLetter("raw/0", n, 0, f"app.log:{n}", "nginx", "bad", "x") for n in range(3)]
     WarehouseSink(empty_wh).write(SinkBatch(dead_letters=letters))
-    root = page_for(empty_wh).layout()
+    root = page_module(empty_wh, PAGE).layout()
     assert text(find(root, "ingestion-kpi-dead-letters")) == "3"
     assert text(find(root, "ingestion-kpi-bad-share")) == "100.00%"
     assert table_rows(find(root, "ingestion-sources")) == [["app.log", "3", "0", "3", "100.00%"]]
@@ -300,7 +266,7 @@ def test_only_dead_letters_still_show(empty_wh):
 
 def test_empty_warehouse_says_nothing_received_yet(empty_wh):
     assert load(empty_wh) is None
-    page = page_for(empty_wh)
+    page = page_module(empty_wh, PAGE)
     root = page.layout()
     assert "Nothing received yet" in text(find(root, "ingestion-empty"))
     assert find(root, "ingestion-kpi-dead-letters") is None
@@ -312,7 +278,7 @@ def test_empty_warehouse_says_nothing_received_yet(empty_wh):
 def test_unreachable_warehouse_is_a_message_not_an_error(tmp_path):
     wh = warehouse.open_chdb(tmp_path / "not-migrated")  # no tables: every query fails
     try:
-        root = page_for(wh).layout()
+        root = page_module(wh, PAGE).layout()
         assert "not reachable" in text(find(root, "ingestion-unavailable"))
         assert text(find(root, "ingestion-data-note")) == "Warehouse unavailable"
     finally:
@@ -332,17 +298,6 @@ def test_nav_links_both_pages_in_order(ingest_wh):
     assert text(shell).index("Overview") < text(shell).index("Ingestion health")
 
 
-def post_callback(url: str, payload: dict) -> dict:
-    request = urllib.request.Request(
-        url + "_dash-update-component",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
 def test_served_page_and_refresh(ingest_wh):
     with serve(create_app(ingest_wh), "127.0.0.1", 0) as server:
         with urllib.request.urlopen(server.url + "_dash-dependencies", timeout=30) as r:
@@ -353,22 +308,7 @@ def test_served_page_and_refresh(ingest_wh):
             "ingestion-latest-box.children...ingestion-latest-key.data.."
         )
         assert refresh in outputs
-        page = post_callback(
-            server.url,
-            {
-                "output": ".._pages_content.children..._pages_store.data..",
-                "outputs": [
-                    {"id": "_pages_content", "property": "children"},
-                    {"id": "_pages_store", "property": "data"},
-                ],
-                "inputs": [
-                    {"id": "_pages_location", "property": "pathname", "value": "/ingestion"},
-                    {"id": "_pages_location", "property": "search", "value": "?range=7d"},
-                ],
-                "changedPropIds": ["_pages_location.pathname"],
-                "state": [],
-            },
-        )
+        page = open_page(server.url, "/ingestion", "?range=7d")
         content = json.dumps(page)
         assert '"ingestion-kpi-dead-letters"' in content and '"15"' in content
         refreshed = post_callback(

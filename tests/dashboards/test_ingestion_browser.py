@@ -1,7 +1,7 @@
 """The ingestion health page in Debian's headless Chromium, on a real chDB warehouse with
 known dead letters (`ingest_wh_module`), and the navigation between the pages.
 
-Reuses the overview's browser fixture and helpers (dev tools on, so a callback or layout
+Chromium comes from `chromium` (dev tools on, so a callback or layout
 error shows the error overlay, which `assert_no_errors` checks). A screenshot of the loaded
 page is saved in the test's tmp dir and copied to /tmp/ingestion.png.
 """
@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from chromium import assert_no_errors, browser, table_rows, text_of, wait_for
 from selenium.webdriver.common.by import By
-from test_overview_browser import assert_no_errors, browser, table_rows, text_of, wait_for
 
 from apim.event import AccessEvent
 from dashboards import Server, create_app, serve
 from processors.sink import DeadLetter, SinkBatch, WarehouseSink
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser"]  # the overview's module-scoped Chromium, one per module
+__all__ = ["browser"]  # a module-scoped Chromium, one per test module
 
 SCREENSHOT_COPY = Path("/tmp/ingestion.png")
 PAGE = "dashboards.pages.ingestion"

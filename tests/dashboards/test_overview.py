@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import polars as pl
 import pytest
-from dash.development.base_component import Component
+from dash_tree import find, open_page, page_module, post_callback, table_rows, text
 
 import warehouse
 from apim.histogram import bucket_of, value_of
@@ -31,37 +30,6 @@ PAGE = "dashboards.pages.overview"
 # --- helpers ------------------------------------------------------------------------------
 
 
-def find(node: Any, element_id: str) -> Any:
-    """The component with `element_id` in a Dash component tree, or None."""
-    if isinstance(node, list | tuple):
-        for child in node:
-            found = find(child, element_id)
-            if found is not None:
-                return found
-        return None
-    if not isinstance(node, Component):
-        return None
-    if getattr(node, "id", None) == element_id:
-        return node
-    return find(getattr(node, "children", None), element_id)
-
-
-def text(node: Any) -> str:
-    """All text of a component tree, cells separated by "|"."""
-    if node is None:
-        return ""
-    if isinstance(node, str | int | float):
-        return str(node)
-    if isinstance(node, list | tuple):
-        return "|".join(t for t in (text(c) for c in node) if t)
-    return text(getattr(node, "children", None))
-
-
-def table_rows(table: Any) -> list[list[str]]:
-    body = table.children[1]
-    return [[text(cell) for cell in row.children] for row in body.children]
-
-
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
@@ -69,8 +37,7 @@ def utc(*args: int) -> datetime:
 @pytest.fixture
 def page(usage_wh: warehouse.Warehouse) -> ModuleType:
     """The overview page module, as Dash loaded it for an app on `usage_wh`."""
-    create_app(usage_wh)
-    return sys.modules[PAGE]
+    return page_module(usage_wh, PAGE)
 
 
 @pytest.fixture
@@ -78,17 +45,6 @@ def served(usage_wh: warehouse.Warehouse) -> Iterator[str]:
     server = serve(create_app(usage_wh), "127.0.0.1", 0)
     yield server.url
     server.shutdown()
-
-
-def post_callback(url: str, payload: dict) -> dict:
-    request = urllib.request.Request(
-        url + "_dash-update-component",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
 
 
 # --- data: exact numbers from the real pipeline pieces ------------------------------------
@@ -153,15 +109,10 @@ def test_historical_data_still_shows_by_default(old_usage_wh, known):
     assert o.range.until == o.span.end
     assert o.range.until < datetime.now(UTC) - timedelta(days=2)
     assert o.totals["requests"] == known.requests
-    root = _page_for(old_usage_wh).layout()
+    root = page_module(old_usage_wh, PAGE).layout()
     assert text(find(root, "overview-kpi-requests")) == "1,234"
     note = text(find(root, "overview-data-note"))
     assert note.startswith(f"Data up to {o.span.last:%d %b %Y %H:%M} UTC (3 d ago")
-
-
-def _page_for(wh: warehouse.Warehouse) -> ModuleType:
-    create_app(wh)
-    return sys.modules[PAGE]
 
 
 # --- the page: components with stable ids -------------------------------------------------
@@ -222,7 +173,7 @@ def test_empty_warehouse_says_no_data_yet(empty_wh):
 def test_unreachable_warehouse_is_a_message_not_an_error(tmp_path):
     wh = warehouse.open_chdb(tmp_path / "not-migrated")  # no tables: every query fails
     try:
-        root = _page_for(wh).layout()
+        root = page_module(wh, PAGE).layout()
         assert "not reachable" in text(find(root, "overview-unavailable"))
         assert text(find(root, "overview-data-note")) == "Warehouse unavailable"
     finally:
@@ -323,22 +274,7 @@ def test_served_page_and_refresh_use_the_apps_warehouse(usage_wh, known):
         assert len(outputs) == len(set(outputs))
         refresh = "..overview-content.children...overview-data-note.children.."
         assert refresh in outputs
-        page = post_callback(
-            server.url,
-            {
-                "output": ".._pages_content.children..._pages_store.data..",
-                "outputs": [
-                    {"id": "_pages_content", "property": "children"},
-                    {"id": "_pages_store", "property": "data"},
-                ],
-                "inputs": [
-                    {"id": "_pages_location", "property": "pathname", "value": "/"},
-                    {"id": "_pages_location", "property": "search", "value": "?range=1h"},
-                ],
-                "changedPropIds": ["_pages_location.pathname"],
-                "state": [],
-            },
-        )
+        page = open_page(server.url, "/", "?range=1h")
         assert '"1,234"' in json.dumps(page)
         refreshed = post_callback(
             server.url,

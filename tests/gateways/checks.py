@@ -39,6 +39,20 @@ def stored_events(pipeline) -> list[dict]:
     return pipeline.query(f"SELECT {COLUMNS} FROM access_events FINAL").to_dicts()
 
 
+def assert_stored_exactly(
+    pipeline, upstream, events: list[Event], apis: Counter | None = None
+) -> list[dict]:
+    """Each request the gateway logged stored once with its exact fields and counted in the
+    usage rollups, the upstream hit exactly as often as the log says, no dead letter; returns
+    the stored rows for the gateway-specific checks."""
+    assert sum(upstream.seen.values()) == sum(e.upstream for e in events)
+    rows = stored_events(pipeline)
+    assert_no_dead_letters(pipeline)
+    assert_rows(rows, events)
+    assert_usage(pipeline, events, apis=Counter({"": len(events)}) if apis is None else apis)
+    return rows
+
+
 def assert_no_dead_letters(pipeline) -> None:
     letters = pipeline.query("SELECT source, reason, record FROM dead_letters FINAL")
     assert len(letters) == 0, f"{len(letters)} dead letters, e.g. {letters.head(5).to_dicts()}"

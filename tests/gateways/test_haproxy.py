@@ -19,10 +19,7 @@ import pytest
 from .checks import (
     assert_common,
     assert_latencies,
-    assert_no_dead_letters,
-    assert_rows,
-    assert_usage,
-    stored_events,
+    assert_stored_exactly,
 )
 from .ingesting import port_of, receiving_syslog, wait_processed
 from .traffic import HAPROXY, expected_events, plan, send_all
@@ -42,12 +39,8 @@ def test_httplog_over_syslog_counts_exactly_with_latencies_in_ms(pipeline, start
         wait_processed(pipeline, ingest, len(events))
     assert receiver.dropped == 0
 
-    assert sum(upstream.seen.values()) == sum(e.upstream for e in events)
-    rows = stored_events(pipeline)
-    assert_no_dead_letters(pipeline)
-    assert_rows(rows, events)
     apis = Counter("be_api" if e.upstream else "be_maintenance" for e in events)
-    assert_usage(pipeline, events, apis=apis)
+    rows = assert_stored_exactly(pipeline, upstream, events, apis)
     assert_latencies(pipeline, rows, events, upstream_logged=True)
     assert_common(
         rows,

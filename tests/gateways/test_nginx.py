@@ -15,11 +15,8 @@ from .checks import (
     assert_by_request_id,
     assert_common,
     assert_latencies,
-    assert_no_dead_letters,
     assert_no_latencies,
-    assert_rows,
-    assert_usage,
-    stored_events,
+    assert_stored_exactly,
 )
 from .ingesting import tailing, wait_processed
 from .traffic import NGINX, USER_AGENT, Event, expected_events, plan, send_all
@@ -41,11 +38,7 @@ def test_combined_log_counts_exactly(pipeline, nginx, upstream, tmp_path):
         events = expected_events(sent, NGINX)
         wait_processed(pipeline, ingest, len(events))
 
-    assert sum(upstream.seen.values()) == sum(e.upstream for e in events)
-    rows = stored_events(pipeline)
-    assert_no_dead_letters(pipeline)
-    assert_rows(rows, events)
-    assert_usage(pipeline, events, apis={"": len(events)})
+    rows = assert_stored_exactly(pipeline, upstream, events)
     assert_no_latencies(pipeline, rows)
     assert_common(
         rows,
@@ -64,12 +57,8 @@ def test_json_log_counts_exactly_with_latencies_in_ms(pipeline, nginx, upstream,
         events = expected_events(sent, NGINX)
         wait_processed(pipeline, ingest, len(events))
 
-    assert sum(upstream.seen.values()) == sum(e.upstream for e in events)
-    rows = stored_events(pipeline)
-    assert_no_dead_letters(pipeline)
-    assert_rows(rows, events)
+    rows = assert_stored_exactly(pipeline, upstream, events)
     assert_by_request_id(rows, events, bytes_in=request_length)
-    assert_usage(pipeline, events, apis={"": len(events)})
     assert_latencies(pipeline, rows, events, upstream_logged=True)
     assert_common(
         rows,

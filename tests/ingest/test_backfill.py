@@ -10,7 +10,8 @@ import zlib
 from pathlib import Path
 
 import pytest
-from test_tail import is_empty, log_lines, new_topics, numbered, shipped_lines
+from log_files import log_lines, numbered
+from topic_reader import is_empty, new_topics, shipped_lines
 
 from ingest.backfill import BackfillResult, backfill, expand
 

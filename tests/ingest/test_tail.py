@@ -10,95 +10,19 @@ import json
 import os
 import shutil
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from log_files import append, log_lines, numbered
+from topic_reader import is_empty, new_topics, read_lines, read_topic, shipped_lines
 
-from apim.kafka import bootstrap_servers, ensure_topics
 from ingest.kafka import MAX_MESSAGE_BYTES
 from ingest.tail import Watch, parse_watch, tail
 
 pytestmark = pytest.mark.e2e
 ROTATE_WAIT_S = 0.5
-GRACE_S = 0.3
-
-Shipped = tuple[str, int, bytes]
-"""(source header, line number, line)"""
-
-
-async def new_topics(url: str) -> tuple[str, str]:
-    run = uuid.uuid4().hex[:8]
-    raw, dlq = f"raw-{run}", f"dlq-{run}"
-    await ensure_topics(url, [raw, dlq], 2)
-    return raw, dlq
-
-
-async def read_messages(url: str, topic: str, lines: int, timeout_s: float = 15) -> list:
-    """The messages of `topic` from its start: until they hold `lines` lines (or the time
-    is up), plus any that come within `GRACE_S` after, so extra lines are seen too."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap_servers(url), auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    messages: list = []
-    try:
-        deadline = time.monotonic() + timeout_s
-        while sum(m.value.count(b"\n") + 1 for m in messages) < lines:
-            if time.monotonic() > deadline:
-                break
-            messages += await _poll(consumer, 0.2)
-        messages += await _poll(consumer, GRACE_S)
-    finally:
-        await consumer.stop()
-    return messages
-
-
-async def _poll(consumer: AIOKafkaConsumer, seconds: float) -> list:
-    batches = await consumer.getmany(timeout_ms=int(seconds * 1000))
-    return [m for batch in batches.values() for m in batch]
-
-
-async def shipped_lines(url: str, topic: str, count: int, timeout_s: float = 15) -> list[Shipped]:
-    """Every line in `topic`, once there are `count` (see `read_messages`)."""
-    lines = []
-    for m in await read_messages(url, topic, count, timeout_s):
-        headers = dict(m.headers)
-        first = int(headers["line"])
-        source = headers["source"].decode()
-        lines += [(source, first + i, line) for i, line in enumerate(m.value.split(b"\n"))]
-    return lines
-
-
-async def is_empty(url: str, topic: str) -> bool:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(url))
-    await consumer.start()
-    try:
-        await consumer.topics()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        return not any((await consumer.end_offsets(partitions)).values())
-    finally:
-        await consumer.stop()
-
-
-def numbered(source: str, lines: list[bytes], start: int = 1) -> list[Shipped]:
-    return [(source, start + i, line) for i, line in enumerate(lines)]
-
-
-def log_lines(tag: str, n: int, start: int = 1) -> list[bytes]:
-    return [
-        f'192.0.2.{i % 250} - - [01/Jan/2026:00:00:{i % 60:02d} +0000] "GET /{tag}/{i} HTTP/1.1" '
-        f'200 5 "-" "-"'.encode()
-        for i in range(start, start + n)
-    ]
-
-
-def append(path: Path, lines: list[bytes], tail_bytes: bytes = b"") -> None:
-    with open(path, "ab") as out:
-        out.write(b"".join(line + b"\n" for line in lines) + tail_bytes)
 
 
 @contextlib.asynccontextmanager
@@ -149,7 +73,7 @@ def test_files_in_parallel_new_files_and_partial_lines(broker, tmp_path):
     append(kong, kong_lines[:150])
 
     async def scenario() -> None:
-        raw, dlq = await new_topics(broker.url)
+        raw, dlq = await new_topics(broker.url, partitions=2)
         nginx, kong_watch = (
             Watch(str(nginx_dir / "*.log"), "nginx"),
             Watch(str(kong_dir / "*"), "kong"),
@@ -172,11 +96,8 @@ def test_files_in_parallel_new_files_and_partial_lines(broker, tmp_path):
             + numbered("b.log", [*log_lines("b", 20), b"half a line"])
             + numbered("kong.log", [*kong_lines, b'{"n": "partial"}'])
         )
-        formats = {
-            dict(m.headers)["source"]: dict(m.headers)["format"]
-            for m in await read_messages(broker.url, raw, 477)
-        }
-        assert formats == {b"a.log": b"nginx", b"b.log": b"nginx", b"kong.log": b"kong"}
+        formats = {source: fmt for fmt, source, _, _ in await read_lines(broker.url, raw, 477)}
+        assert formats == {"a.log": "nginx", "b.log": "nginx", "kong.log": "kong"}
         assert await is_empty(broker.url, dlq)
 
     asyncio.run(scenario())
@@ -187,7 +108,7 @@ def test_rotation_by_rename_finishes_the_old_file_then_follows_the_new(broker, t
     append(live, log_lines("old", 100))
 
     async def scenario() -> None:
-        raw, dlq = await new_topics(broker.url)
+        raw, dlq = await new_topics(broker.url, partitions=2)
         async with tailing(broker.url, raw, dlq, tmp_path / "c.json", Watch(str(live), "nginx")):
             await shipped_lines(broker.url, raw, 100)
             with open(live, "ab") as writer:  # the gateway's open log
@@ -215,7 +136,7 @@ def test_copytruncate_restarts_at_line_one(broker, tmp_path):
     checkpoints = tmp_path / "c.json"
 
     async def scenario() -> None:
-        raw, dlq = await new_topics(broker.url)
+        raw, dlq = await new_topics(broker.url, partitions=2)
         watch = Watch(str(live), "nginx")
         async with tailing(broker.url, raw, dlq, checkpoints, watch):
             await shipped_lines(broker.url, raw, 100)
@@ -255,7 +176,7 @@ def test_gzip_archives_are_read_once_whole(broker, tmp_path):
     settle_s = 1.5  # longer than reading the topic takes
 
     async def scenario() -> None:
-        raw, dlq = await new_topics(broker.url)
+        raw, dlq = await new_topics(broker.url, partitions=2)
         watch = Watch(str(tmp_path / "app.log*"), "nginx")
         async with tailing(broker.url, raw, dlq, checkpoints, watch, rotate_wait_s=settle_s):
             await shipped_lines(broker.url, raw, 511)
@@ -290,7 +211,7 @@ def test_restart_from_checkpoint_loses_and_repeats_nothing(broker, tmp_path):
     checkpoints = tmp_path / "c.json"
 
     async def scenario() -> None:
-        raw, dlq = await new_topics(broker.url)
+        raw, dlq = await new_topics(broker.url, partitions=2)
         watch = Watch(str(live), "nginx")
         async with tailing(broker.url, raw, dlq, checkpoints, watch):
             await shipped_lines(broker.url, raw, 300)
@@ -329,7 +250,7 @@ def test_too_long_line_goes_to_the_dead_letter_topic_numbering_kept(broker, tmp_
     append(live, [*log_lines("z", 3), huge, b"", *log_lines("z", 2, start=4)])
 
     async def scenario() -> None:
-        raw, dlq = await new_topics(broker.url)
+        raw, dlq = await new_topics(broker.url, partitions=2)
         async with tailing(broker.url, raw, dlq, tmp_path / "c.json", Watch(str(live), "nginx")):
             await shipped_lines(broker.url, raw, 5)
         lines = await shipped_lines(broker.url, raw, 5)
@@ -337,8 +258,8 @@ def test_too_long_line_goes_to_the_dead_letter_topic_numbering_kept(broker, tmp_
             numbered("app.log", log_lines("z", 3))
             + numbered("app.log", log_lines("z", 2, start=4), start=6)
         )
-        [dead] = await read_messages(broker.url, dlq, 1)
-        letter = json.loads(dead.value)
+        [dead] = await read_topic(broker.url, dlq, 1)
+        letter = dead.dead_letter
         assert letter["source"] == "app.log:4" and letter["format"] == "nginx"
         assert letter["reason"] == f"line longer than {MAX_MESSAGE_BYTES} bytes"
         assert letter["record"] == "y" * 65536

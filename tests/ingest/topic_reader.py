@@ -1,4 +1,5 @@
-"""Test helpers for the receivers: fresh one-partition topics, and reading them back."""
+"""Test helpers for the shippers (tailer, backfill, receivers): fresh topics, and reading
+them back message by message or line by line."""
 
 from __future__ import annotations
 
@@ -33,28 +34,46 @@ class Message:
         return json.loads(self.value)
 
 
-async def new_topics(url: str) -> tuple[str, str]:
-    """A raw-logs and a dead-letter topic of one partition each (so order is kept)."""
+Shipped = tuple[str, int, bytes]
+"""(source header, line number, line)"""
+
+
+async def new_topics(url: str, partitions: int = 1) -> tuple[str, str]:
+    """A raw-logs and a dead-letter topic (of one partition by default, so order is kept)."""
     run = uuid.uuid4().hex[:8]
     raw, dlq = f"raw-{run}", f"dlq-{run}"
-    await ensure_topics(url, [raw, dlq], 1)
+    await ensure_topics(url, [raw, dlq], partitions)
     return raw, dlq
 
 
-async def read_topic(url: str, topic: str, count: int) -> list[Message]:
-    """The messages of `topic`: `count` of them (fewer if they do not come within 10 s),
-    plus any more that come within a short while after them."""
-    return await _read(url, topic, lambda messages: len(messages) >= count)
+async def read_topic(url: str, topic: str, count: int, timeout_s: float = 10) -> list[Message]:
+    """The messages of `topic`: `count` of them (fewer if they do not come within
+    `timeout_s`), plus any more that come within a short while after them."""
+    return await _read(url, topic, lambda messages: len(messages) >= count, timeout_s)
 
 
 async def read_lines(url: str, topic: str, count: int) -> list[tuple[str, str, int, str]]:
     """(format, source, line number, line) of `count` lines, however they were batched."""
-    messages = await _read(url, topic, lambda got: sum(len(m.lines) for m in got) >= count)
+    messages = await _read(url, topic, _holding(count))
     return [
         (m.headers["format"], m.headers["source"], int(m.headers["line"]) + i, line)
         for m in messages
         for i, line in enumerate(m.lines)
     ]
+
+
+async def shipped_lines(url: str, topic: str, count: int, timeout_s: float = 15) -> list[Shipped]:
+    """Every line in `topic` as bytes, once there are `count` (or the time is up), plus any
+    that come shortly after, so extra lines are seen too."""
+    return [
+        (m.headers["source"], int(m.headers["line"]) + i, line)
+        for m in await _read(url, topic, _holding(count), timeout_s)
+        for i, line in enumerate(m.value.split(b"\n"))
+    ]
+
+
+def _holding(lines: int) -> Callable[[list[Message]], bool]:
+    return lambda messages: sum(m.value.count(b"\n") + 1 for m in messages) >= lines
 
 
 async def _read(
@@ -93,5 +112,17 @@ async def end_offset(url: str, topic: str) -> int:
     try:
         partition = TopicPartition(topic, 0)
         return (await consumer.end_offsets([partition]))[partition]
+    finally:
+        await consumer.stop()
+
+
+async def is_empty(url: str, topic: str) -> bool:
+    """Whether no partition of `topic` holds a message."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(url))
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        return not any((await consumer.end_offsets(partitions)).values())
     finally:
         await consumer.stop()

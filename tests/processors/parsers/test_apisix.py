@@ -3,41 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from json_values import JSON_VALUES, check_results, paths, replace
-from mutations import mutate
+from parser_samples import HASH, Samples, around_non_objects, assert_never_in_events
 
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers import apisix
-from processors.parsers.base import CredentialHasher, ParseContext, Rejected
+from processors.parsers.base import Rejected
 
-DATA = Path(__file__).parents[2] / "data" / "apisix"
-HASH = CredentialHasher(b"test-secret")
-CTX = ParseContext(source="apisix-logs/0@41", hash_credential=HASH)
-
-
-def _read(name: str) -> bytes:
-    return (DATA / name).read_bytes()
-
-
-def _lines(name: str) -> list[bytes]:
-    return _read(name).splitlines()
-
-
-def _events(line: bytes) -> list[AccessEvent]:
-    results = apisix.parse(line, CTX)
-    assert all(isinstance(r, AccessEvent) for r in results), results
-    return results  # type: ignore[return-value]
+APISIX = Samples("apisix", apisix.parse, "apisix-logs/0@41")
 
 
 def test_reference_batch_maps_every_field() -> None:
-    (event,) = _events(_read("reference_batch.json"))
+    (event,) = APISIX.events(APISIX.read("reference_batch.json"))
     assert event == AccessEvent(
         event_time=datetime(2024, 6, 10, 9, 45, 45, 678000, tzinfo=UTC),
         request_id="6f1c2b3a-9d8e-4f70-a1b2-c3d4e5f6a7b8",
@@ -63,7 +42,7 @@ def test_reference_batch_maps_every_field() -> None:
 
 
 def test_array_with_one_bad_element_keeps_the_others() -> None:
-    first, bad, third = apisix.parse(_read("batch_one_bad.json"), CTX)
+    first, bad, third = APISIX.results(APISIX.read("batch_one_bad.json"))
 
     assert isinstance(first, AccessEvent)
     assert first.source == "apisix-logs/0@41#0"
@@ -99,7 +78,7 @@ def test_array_with_one_bad_element_keeps_the_others() -> None:
 
 
 def test_single_object_when_batch_max_size_is_one() -> None:
-    (event,) = _events(_read("single_object.json"))
+    (event,) = APISIX.events(APISIX.read("single_object.json"))
     assert event.source == "apisix-logs/0@41"  # no index for a lone object
     assert event.consumer == "alice"
     # no apikey header, `?apikey` is a flag without value: the Authorization header counts
@@ -118,23 +97,7 @@ def test_single_object_when_batch_max_size_is_one() -> None:
 
 
 def test_array_elements_that_are_not_objects() -> None:
-    results = apisix.parse(_read("batch_mixed_types.json"), CTX)
-    assert [type(r).__name__ for r in results] == [
-        "AccessEvent",
-        "Rejected",
-        "Rejected",
-        "Rejected",
-        "Rejected",
-        "AccessEvent",
-    ]
-    assert [(r.reason, r.record) for r in results[1:5]] == [  # type: ignore[union-attr]
-        ("record: expected object, got int", b"7"),
-        ("record: expected object, got str", b'"x"'),
-        ("record: expected object, got null", b"null"),
-        ("record: expected object, got array", b"[]"),
-    ]
-    first, last = results[0], results[5]
-    assert isinstance(first, AccessEvent) and isinstance(last, AccessEvent)
+    first, last = around_non_objects(APISIX.results(APISIX.read("batch_mixed_types.json")))
     assert (first.path, first.source, first.consumer) == ("/a", "apisix-logs/0@41#0", ANONYMOUS)
     assert (first.latency_ms, first.bytes_in, first.client_ip) == (None, None, "")
     assert (last.method, last.path, last.status) == ("DELETE", "/b", 204)
@@ -143,8 +106,8 @@ def test_array_elements_that_are_not_objects() -> None:
 
 
 def test_file_logger_unicode_and_escapes() -> None:
-    unicode_line = _lines("file_logger.ndjson")[0]
-    (event,) = _events(unicode_line)
+    unicode_line = APISIX.lines("file_logger.ndjson")[0]
+    (event,) = APISIX.events(unicode_line)
     assert event.path == "/caf%C3%A9/men%C3%BC/été"  # percent-encoding kept as sent
     assert event.user_agent == 'Mozilla/5.0 (é中😀) "quoted" back\\slash\ttab\x00nul'
     assert (event.consumer, event.api, event.route) == ("jürgen", "menü", "menü-route")
@@ -159,7 +122,7 @@ def test_file_logger_unicode_and_escapes() -> None:
 
 
 def test_upstream_list_after_retries_does_not_matter() -> None:
-    (event,) = _events(_lines("file_logger.ndjson")[1])
+    (event,) = APISIX.events(APISIX.lines("file_logger.ndjson")[1])
     assert (event.method, event.path, event.status) == ("OPTIONS", "/health", 502)
     assert (event.latency_ms, event.upstream_latency_ms, event.gateway_latency_ms) == (
         5.0,
@@ -181,12 +144,8 @@ def test_credential_never_in_clear(name: str) -> None:
         "YWxpY2U6czNjcjN0LXBhc3M=",
         "k3y-jürgen-ß",
     ]
-    for line in _lines(name):
-        for event in apisix.parse(line, CTX):
-            if isinstance(event, AccessEvent):
-                encoded = msgspec.json.encode(event)
-                for secret in secrets:
-                    assert secret.encode() not in encoded
+    for line in APISIX.lines(name):
+        assert_never_in_events(APISIX.results(line), secrets)
 
 
 MALFORMED_REASONS = [
@@ -232,57 +191,30 @@ def _expected_record(line: bytes) -> bytes:
 
 @pytest.mark.parametrize(
     ("line", "reason"),
-    list(zip(_lines("malformed.ndjson"), MALFORMED_REASONS, strict=True)),
+    list(zip(APISIX.lines("malformed.ndjson"), MALFORMED_REASONS, strict=True)),
 )
 def test_malformed_records_are_rejected(line: bytes, reason: str) -> None:
-    assert apisix.parse(line, CTX) == [Rejected(reason, _expected_record(line))]
+    assert APISIX.results(line) == [Rejected(reason, _expected_record(line))]
+
+
+test_empty_line = APISIX.empty_lines_test()
 
 
 @pytest.mark.parametrize(
-    "line",
-    [b"", b"  \r\n", b"\xff\xfe[]", b'[{"request":{"uri":"/\xff","method":"GET"}}]', b'"\\udc00"'],
+    "line", [b"\xff\xfe[]", b'[{"request":{"uri":"/\xff","method":"GET"}}]', b'"\\udc00"']
 )
-def test_empty_and_undecodable_lines_are_rejected(line: bytes) -> None:
-    (rejected,) = apisix.parse(line, CTX)
-    assert isinstance(rejected, Rejected)
-    assert rejected.record == line
+def test_undecodable_lines_are_rejected(line: bytes) -> None:
+    APISIX.rejected(line)
 
 
 # --- property tests ------------------------------------------------------------------
 
-VALID_LINES = [
-    line
-    for name in sorted(DATA.iterdir())
-    if name.name != "malformed.ndjson"
-    for line in name.read_bytes().splitlines()
-]
+VALID_LINES = APISIX.valid_lines("malformed.ndjson")
 
-
-@settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=300))
-def test_random_bytes_never_raise(line: bytes) -> None:
-    check_results(apisix.parse(line, CTX))
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.sampled_from(VALID_LINES), st.data())
-def test_mutated_bytes_never_raise(line: bytes, data: st.DataObject) -> None:
-    mutated = mutate(line, data, st.integers(0, 255) | st.sampled_from(b'[]{}",:0-.\\'))
-    check_results(apisix.parse(mutated, CTX))
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(VALID_LINES), st.data(), JSON_VALUES, st.booleans())
-def test_mutated_json_values_never_raise(
-    line: bytes, data: st.DataObject, new_value: Any, as_array: bool
-) -> None:
-    raw = msgspec.json.decode(line)
-    mutated = replace(raw, data.draw(st.sampled_from(paths(raw))), new_value)
-    if as_array:
-        mutated = [mutated, msgspec.json.decode(_read("single_object.json"))]
-    encoded = msgspec.json.encode(mutated)
-    results = apisix.parse(encoded, CTX)
-    check_results(results)
-    if isinstance(mutated, list) and mutated:
-        assert len(results) == len(mutated)  # one result per array element
-        assert isinstance(results[-1], AccessEvent) or not as_array
+test_random_bytes_never_raise = APISIX.random_bytes_test()
+test_mutated_bytes_never_raise = APISIX.mutated_lines_test(
+    VALID_LINES, b'[]{}",:0-.\\', examples=300
+)
+test_mutated_json_values_never_raise = APISIX.mutated_json_test(
+    VALID_LINES, batch_with=APISIX.read("single_object.json")
+)

@@ -5,40 +5,24 @@ from __future__ import annotations
 import base64
 import gzip
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from json_values import JSON_VALUES, check_results, paths, replace
-from mutations import mutate
+from parser_properties import JSON_VALUES, check_results, paths, replace
+from parser_samples import HASH, RANDOM_LINES, Samples, assert_never_in_events
 
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers import aws_apigw
-from processors.parsers.base import CredentialHasher, ParseContext, Rejected
 
-DATA = Path(__file__).parents[2] / "data" / "aws_apigw"
-HASH = CredentialHasher(b"test-secret")
-CTX = ParseContext(source="apim.raw-logs/2@77", hash_credential=HASH)
-REST = (DATA / "rest_default.log").read_bytes().splitlines()
-HTTP = (DATA / "http_api.log").read_bytes().splitlines()
-MALFORMED = (DATA / "malformed.ndjson").read_bytes().splitlines()
-ENVELOPE = (DATA / "cloudwatch_envelope.json").read_bytes()
+AWS = Samples("aws_apigw", aws_apigw.parse, "apim.raw-logs/2@77")
+REST = AWS.lines("rest_default.log")
+HTTP = AWS.lines("http_api.log")
+MALFORMED = AWS.lines("malformed.ndjson")
+ENVELOPE = AWS.read("cloudwatch_envelope.json")
 RAW_KEYS = ("Xk3v9Qp2Lm7Rt5Wy8Za1Bc4De6Fg0Hj2Kl", "Zq8Wm3Ns7Tp1Vx5Yb9Cd2Ef6Gh0Jk4Lr")
-
-
-def _read(name: str) -> bytes:
-    return (DATA / name).read_bytes()
-
-
-def _event(line: bytes) -> AccessEvent:
-    results = aws_apigw.parse(line, CTX)
-    assert len(results) == 1
-    event = results[0]
-    assert isinstance(event, AccessEvent), event
-    return event
 
 
 def _at(minute: int, second: int, ms: int = 0) -> datetime:
@@ -46,7 +30,7 @@ def _at(minute: int, second: int, ms: int = 0) -> datetime:
 
 
 def test_reference_example_maps_every_field() -> None:
-    assert _event(_read("rest_extended.json")) == AccessEvent(
+    assert AWS.event(AWS.read("rest_extended.json")) == AccessEvent(
         event_time=_at(45, 45, 678),  # requestTimeEpoch, in ms for REST APIs
         gateway="aws-apigw",
         method="GET",
@@ -70,7 +54,7 @@ def test_reference_example_maps_every_field() -> None:
 
 
 def test_documented_rest_template() -> None:
-    event = _event(REST[0])
+    event = AWS.event(REST[0])
     assert event.event_time == _at(46, 2)
     assert (event.method, event.path, event.route, event.status) == ("GET", "/pets", "/pets", 200)
     assert event.consumer == ANONYMOUS  # caller and user are "-"
@@ -79,14 +63,14 @@ def test_documented_rest_template() -> None:
 
 
 def test_spaced_json_and_time_offset() -> None:
-    event = _event(REST[1])
+    event = AWS.event(REST[1])
     assert event.event_time == _at(46, 3)  # 11:46:03 +0200
     assert event.api == "k3x9q2m7p1/prod"
     assert (event.method, event.path, event.status) == ("POST", "/pets/{petId}", 403)
 
 
 def test_iam_caller_and_unknown_integration_latency() -> None:
-    event = _event(REST[2])
+    event = AWS.event(REST[2])
     assert event.consumer == "AIDAJQABLZS4A3QDU576Q:alice-session"
     assert event.credential_hash == ""
     assert event.event_time == _at(46, 4, 321)
@@ -99,14 +83,14 @@ def test_iam_caller_and_unknown_integration_latency() -> None:
 
 
 def test_replaced_request_id_falls_back_to_extended_request_id() -> None:
-    event = _event(REST[3])
+    event = AWS.event(REST[3])
     assert event.request_id == "YsK2bG4zoAMFfQx="
     assert event.path == "/"  # "/prod" is the stage root
     assert event.consumer == "AIDAJQABLZS4A3QDU576R"  # user, caller being "-"
 
 
 def test_http_api_epoch_seconds_and_route_key() -> None:
-    event = _event(HTTP[0])
+    event = AWS.event(HTTP[0])
     assert event.event_time == _at(46, 5)  # requestTimeEpoch in seconds for HTTP APIs
     assert (event.route, event.path) == ("GET /pets/{id}", "/pets/42")
     assert event.api == "1ax3mj7iqf/$default"
@@ -119,21 +103,21 @@ def test_http_api_epoch_seconds_and_route_key() -> None:
 
 
 def test_http_api_dotted_integration_latency_and_route_key_path() -> None:
-    event = _event(HTTP[1])
+    event = AWS.event(HTTP[1])
     assert (event.method, event.path, event.route) == ("POST", "/orders", "POST /orders")
     assert (event.upstream_latency_ms, event.gateway_latency_ms) == (95.0, 4.0)
     assert event.event_time == _at(46, 6)
 
 
 def test_http_api_named_stage_is_stripped_from_path() -> None:
-    event = _event(HTTP[2])
+    event = AWS.event(HTTP[2])
     assert (event.path, event.route, event.api) == ("/anything/else", "$default", "1ax3mj7iqf/v1")
     assert event.bytes_out is None  # "-"
     assert event.status == 404
 
 
 def test_dotted_identity_keys_and_raw_key_never_copied() -> None:
-    event = _event(_read("dotted_keys.json"))
+    event = AWS.event(AWS.read("dotted_keys.json"))
     assert event.consumer == "9x8y7z6w5v"
     assert event.credential_hash == HASH("9x8y7z6w5v")  # the key id, not the logged raw key
     assert (event.client_ip, event.user_agent) == ("203.0.113.7", "acme-sdk-js/3.2.0")
@@ -143,7 +127,7 @@ def test_dotted_identity_keys_and_raw_key_never_copied() -> None:
 
 
 def test_nested_identity_and_authorizer_principal() -> None:
-    event = _event(_read("nested_identity.json"))
+    event = AWS.event(AWS.read("nested_identity.json"))
     assert event.consumer == "auth0|5f7c8ec7c33c6c004bbafe82"
     assert (event.client_ip, event.user_agent) == ("192.0.2.99", "curl/8.5.0")
     assert event.upstream_latency_ms == 60.0
@@ -152,7 +136,7 @@ def test_nested_identity_and_authorizer_principal() -> None:
 
 
 def test_raw_key_only_is_hashed() -> None:
-    event = _event(_read("raw_key_only.json"))
+    event = AWS.event(AWS.read("raw_key_only.json"))
     expected = HASH("Zq8Wm3Ns7Tp1Vx5Yb9Cd2Ef6Gh0Jk4Lr")
     assert (event.credential_hash, event.consumer) == (expected, f"cred:{expected}")
     assert event.status == 429
@@ -179,7 +163,7 @@ def _check_envelope(results: list[Any], line: bytes) -> None:
     assert no_time.event_time == _at(46, 11, 555)  # the log event's timestamp
     assert (no_time.route, no_time.path) == ("POST /events", "/events")
     events = msgspec.json.decode(ENVELOPE)["logEvents"]
-    assert bad.reason == "status: expected an integer, got 'abc'"
+    assert bad.reason == "status: expected a status code, got 'abc'"
     assert bad.record == events[1]["message"].encode()  # the access record, replayable
     assert clf.reason.startswith("invalid JSON: JSON is malformed: trailing characters")
     assert clf.record == events[3]["message"].encode()
@@ -188,7 +172,7 @@ def _check_envelope(results: list[Any], line: bytes) -> None:
 
 
 def test_cloudwatch_envelope_one_result_per_log_event() -> None:
-    _check_envelope(aws_apigw.parse(ENVELOPE, CTX), ENVELOPE)
+    _check_envelope(AWS.results(ENVELOPE), ENVELOPE)
 
 
 @pytest.mark.parametrize(
@@ -200,12 +184,12 @@ def test_cloudwatch_envelope_one_result_per_log_event() -> None:
 )
 def test_compressed_envelopes(encode: Any) -> None:
     line = encode(ENVELOPE)
-    _check_envelope(aws_apigw.parse(line, CTX), line)
+    _check_envelope(AWS.results(line), line)
 
 
 def test_compressed_single_record() -> None:
-    line = gzip.compress(_read("rest_extended.json"))
-    assert _event(line) == _event(_read("rest_extended.json"))
+    line = gzip.compress(AWS.read("rest_extended.json"))
+    assert AWS.event(line) == AWS.event(AWS.read("rest_extended.json"))
 
 
 @pytest.mark.parametrize(
@@ -218,17 +202,13 @@ def test_compressed_single_record() -> None:
     ],
 )
 def test_bad_compressed_lines_are_rejected(line: bytes, reason: str) -> None:
-    (rejected,) = aws_apigw.parse(line, CTX)
-    assert isinstance(rejected, Rejected)
+    rejected = AWS.rejected(line)
     assert rejected.reason.startswith(reason), rejected.reason
-    assert rejected.record == line
 
 
 def test_control_message_is_rejected_with_a_clear_reason() -> None:
-    line = _read("control_message.json")
-    assert aws_apigw.parse(line, CTX) == [
-        Rejected("CloudWatch Logs CONTROL_MESSAGE: a health check, no access record", line)
-    ]
+    rejected = AWS.rejected(AWS.read("control_message.json"))
+    assert rejected.reason == "CloudWatch Logs CONTROL_MESSAGE: a health check, no access record"
 
 
 @pytest.mark.parametrize(
@@ -236,19 +216,16 @@ def test_control_message_is_rejected_with_a_clear_reason() -> None:
     ["rest_extended.json", "dotted_keys.json", "raw_key_only.json", "cloudwatch_envelope.json"],
 )
 def test_raw_api_keys_never_in_clear(name: str) -> None:
-    for result in aws_apigw.parse(_read(name), CTX):
-        if isinstance(result, AccessEvent):
-            encoded = msgspec.json.encode(result)
-            assert not any(key.encode() in encoded for key in RAW_KEYS)
+    assert_never_in_events(AWS.results(AWS.read(name)), RAW_KEYS)
 
 
 def test_every_valid_line_parses() -> None:
     for line in REST + HTTP:
-        assert isinstance(_event(line), AccessEvent)
+        assert isinstance(AWS.event(line), AccessEvent)
 
 
 MALFORMED_REASONS = [
-    "status: expected an integer, got 'abc'",
+    "status: expected a status code, got 'abc'",
     "status: missing required field",
     "status: 42 not in 100-599",
     "status: expected int | float | str | null, got bool",
@@ -275,51 +252,32 @@ MALFORMED_REASONS = [
 
 @pytest.mark.parametrize(("line", "reason"), list(zip(MALFORMED, MALFORMED_REASONS, strict=True)))
 def test_malformed_lines_are_rejected(line: bytes, reason: str) -> None:
-    results = aws_apigw.parse(line, CTX)
-    assert len(results) == 1
-    rejected = results[0]
-    assert isinstance(rejected, Rejected)
+    rejected = AWS.rejected(line)
     assert rejected.reason.startswith(reason), rejected.reason
-    assert rejected.record == line
 
 
-@pytest.mark.parametrize("line", [b"", b"\n", b"  \r\n"])
-def test_empty_line(line: bytes) -> None:
-    assert aws_apigw.parse(line, CTX) == [Rejected("empty line", line)]
+test_empty_line = AWS.empty_lines_test()
 
 
 # --- property tests ------------------------------------------------------------------
 
-RECORDS = (
-    [
-        _read(name).strip()
-        for name in ("rest_extended.json", "dotted_keys.json", "nested_identity.json")
-    ]
-    + REST
-    + HTTP
+RECORDS = [
+    *(AWS.read(name).strip() for name in ("rest_extended.json", "dotted_keys.json")),
+    AWS.read("nested_identity.json").strip(),
+    *REST,
+    *HTTP,
+]
+
+test_random_bytes_never_raise = AWS.random_bytes_test(
+    lines=RANDOM_LINES | RANDOM_LINES.map(lambda b: b"\x1f\x8b" + b)
 )
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=300) | st.binary(max_size=300).map(lambda b: b"\x1f\x8b" + b))
-def test_random_bytes_never_raise(line: bytes) -> None:
-    check_results(aws_apigw.parse(line, CTX))
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.sampled_from([*RECORDS, ENVELOPE, gzip.compress(ENVELOPE, mtime=0)]), st.data())
-def test_mutated_lines_never_raise(line: bytes, data: st.DataObject) -> None:
-    interesting = st.sampled_from([*b'{}[]",:-/\\0123456789 ', 0, 0x80, 0xFF])
-    mutated = mutate(line, data, st.integers(0, 255) | interesting)
-    check_results(aws_apigw.parse(mutated, CTX))
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from([*RECORDS, ENVELOPE]), st.data(), JSON_VALUES)
-def test_mutated_json_values_never_raise(line: bytes, data: st.DataObject, new: Any) -> None:
-    raw = msgspec.json.decode(line)
-    mutated = msgspec.json.encode(replace(raw, data.draw(st.sampled_from(paths(raw))), new))
-    check_results(aws_apigw.parse(mutated, CTX))
+test_mutated_lines_never_raise = AWS.mutated_lines_test(
+    [*RECORDS, ENVELOPE, gzip.compress(ENVELOPE, mtime=0)],
+    b'{}[]",:-/\\0123456789 \x00\x80\xff',
+)
+test_mutated_json_values_never_raise = AWS.mutated_json_test(
+    [*RECORDS, ENVELOPE], results_owed=lambda _: None
+)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -331,7 +289,7 @@ def test_mutated_messages_cost_only_their_log_event(
     message = msgspec.json.encode(replace(raw, data.draw(st.sampled_from(paths(raw))), new))
     envelope = msgspec.json.decode(ENVELOPE)
     envelope["logEvents"][1]["message"] = message.decode()
-    results = aws_apigw.parse(msgspec.json.encode(envelope), CTX)
+    results = AWS.results(msgspec.json.encode(envelope))
     check_results(results)
     assert len(results) == 5
     assert isinstance(results[0], AccessEvent) and isinstance(results[2], AccessEvent)

@@ -3,39 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from json_values import JSON_VALUES, check_results, paths, replace
-from mutations import mutate
+from parser_properties import records_in
+from parser_samples import HASH, Samples
 
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers import azure_apim
-from processors.parsers.base import CredentialHasher, ParseContext, Rejected
+from processors.parsers.base import Rejected
 
-DATA = Path(__file__).parents[2] / "data" / "azure_apim"
-HASH = CredentialHasher(b"test-secret")
-CTX = ParseContext(source="apim.raw-logs/1@4242", hash_credential=HASH)
-MALFORMED = (DATA / "malformed.ndjson").read_bytes().splitlines()
+AZURE = Samples("azure_apim", azure_apim.parse, "apim.raw-logs/1@4242")
+MALFORMED = AZURE.lines("malformed.ndjson")
 SUBSCRIPTION_KEY = b"5f2c8a1e9b7d4c3a8e6f0b1d2c3a4e5f"
-
-
-def _read(name: str) -> bytes:
-    return (DATA / name).read_bytes()
-
-
-def _lines(name: str) -> list[bytes]:
-    return _read(name).splitlines()
-
-
-def _events(line: bytes) -> list[AccessEvent]:
-    results = azure_apim.parse(line, CTX)
-    assert all(isinstance(r, AccessEvent) for r in results), results
-    return results  # type: ignore[return-value]
 
 
 def _at(second: int, ms: int = 0) -> datetime:
@@ -43,7 +24,7 @@ def _at(second: int, ms: int = 0) -> datetime:
 
 
 def test_reference_example_maps_every_field() -> None:
-    assert _events(_read("eventhub_message.json")) == [
+    assert AZURE.events(AZURE.read("eventhub_message.json")) == [
         AccessEvent(
             event_time=_at(45, 678),  # "…45.6781234Z": 7 digits, truncated to the ms
             gateway="azure-apim",
@@ -69,8 +50,8 @@ def test_reference_example_maps_every_field() -> None:
 
 
 def test_batch_keeps_good_records_next_to_bad_ones() -> None:
-    line = _read("eventhub_batch.json")
-    results = azure_apim.parse(line, CTX)
+    line = AZURE.read("eventhub_batch.json")
+    results = AZURE.results(line)
     assert [type(r).__name__ for r in results] == [
         "AccessEvent",
         "AccessEvent",
@@ -109,12 +90,12 @@ def test_batch_keeps_good_records_next_to_bad_ones() -> None:
     assert upload.source == "apim.raw-logs/1@4242#3"
 
     assert isinstance(bad, Rejected)
-    assert bad.reason == "properties.responseCode: expected an integer, got 'two hundred'"
+    assert bad.reason == "properties.responseCode: expected a status code, got 'two hundred'"
     assert msgspec.json.decode(bad.record) == records[4]
 
 
 def test_storage_record_user_agent_and_subscription_key_never_copied() -> None:
-    (event,) = _events(_lines("storage_records.ndjson")[0])
+    (event,) = AZURE.events(AZURE.lines("storage_records.ndjson")[0])
     assert event.source == "apim.raw-logs/1@4242"  # one record per line: no index
     assert event.path == "/weather/forecast"  # the query held the subscription key
     assert event.user_agent == "WeatherApp/5.1 (Android 14)"
@@ -129,7 +110,7 @@ def test_storage_record_user_agent_and_subscription_key_never_copied() -> None:
 
 
 def test_user_id_without_subscription_and_time_offset() -> None:
-    (event,) = _events(_lines("storage_records.ndjson")[1])
+    (event,) = AZURE.events(AZURE.lines("storage_records.ndjson")[1])
     assert event.event_time == _at(49)  # 11:45:49+02:00
     assert (event.consumer, event.credential_hash) == ("carol", "")
     assert event.user_agent == "dup-header-agent"  # a repeated header, lower-cased name
@@ -138,7 +119,7 @@ def test_user_id_without_subscription_and_time_offset() -> None:
 
 
 def test_log_analytics_rows_as_a_json_array() -> None:
-    first, timeout = _events(_read("log_analytics_rows.json"))
+    first, timeout = AZURE.events(AZURE.read("log_analytics_rows.json"))
     assert first == AccessEvent(
         event_time=_at(50, 123),
         gateway="azure-apim",
@@ -169,17 +150,17 @@ def test_log_analytics_rows_as_a_json_array() -> None:
 
 
 def test_log_analytics_row_per_line() -> None:
-    (health,) = _events(_lines("log_analytics_rows.ndjson")[0])
+    (health,) = AZURE.events(AZURE.lines("log_analytics_rows.ndjson")[0])
     assert (health.status, health.latency_ms, health.bytes_in) == (200, 9.0, 120)  # strings
     assert (health.consumer, health.path) == (ANONYMOUS, "/v1/health")
-    (status,) = _events(_lines("log_analytics_rows.ndjson")[1])
+    (status,) = AZURE.events(AZURE.lines("log_analytics_rows.ndjson")[1])
     assert (status.path, status.status) == ("/v1/status", 503)  # a relative Url
     assert status.consumer == "1"  # UserId, ApimSubscriptionId being null
     assert (status.request_id, status.client_ip, status.bytes_out) == ("", "", None)
 
 
 def test_workspace_export_rows_in_a_records_envelope() -> None:
-    first, preflight = _events(_read("workspace_export.json"))
+    first, preflight = AZURE.events(AZURE.read("workspace_export.json"))
     assert (first.path, first.consumer, first.event_time) == (
         "/orders/77",
         "mobile-app-sub",
@@ -191,29 +172,29 @@ def test_workspace_export_rows_in_a_records_envelope() -> None:
 
 
 def test_resource_log_and_row_of_one_request_give_one_event() -> None:
-    record = msgspec.json.decode(_read("eventhub_message.json"))["records"][0]
+    record = msgspec.json.decode(AZURE.read("eventhub_message.json"))["records"][0]
     columns = {"time": "TimeGenerated", "durationMs": "TotalTime"}
     row = {columns.get(k, k[:1].upper() + k[1:]): v for k, v in record.items() if k != "properties"}
     row |= {k[:1].upper() + k[1:]: v for k, v in record["properties"].items()}
-    (from_row,) = _events(msgspec.json.encode(row))
-    (from_log,) = _events(msgspec.json.encode(record))
+    (from_row,) = AZURE.events(msgspec.json.encode(row))
+    (from_log,) = AZURE.events(msgspec.json.encode(record))
     assert from_row == from_log
 
 
 def test_element_that_is_not_an_object() -> None:
-    record = msgspec.json.decode(_read("eventhub_message.json"))["records"][0]
+    record = msgspec.json.decode(AZURE.read("eventhub_message.json"))["records"][0]
     line = msgspec.json.encode({"records": [5, record]})
-    rejected, event = azure_apim.parse(line, CTX)
+    rejected, event = AZURE.results(line)
     assert rejected == Rejected("record: expected object, got int", b"5")
     assert isinstance(event, AccessEvent)
     assert event.source == "apim.raw-logs/1@4242#1"
 
 
 MALFORMED_REASONS = [
-    "no record: empty array",
+    "records: empty array",
     "records: expected array, got str",
     "expected a JSON object or array, got int",
-    "no record: empty array",
+    "empty JSON array",
     "invalid JSON: Input data was truncated",
     "properties.responseCode: 600 not in 100-599",
     "properties.responseSize: negative (-1)",
@@ -227,7 +208,7 @@ MALFORMED_REASONS = [
     "durationMs: expected milliseconds, got '41ms'",
     "properties.responseCode: expected int | float | str | null, got object",
     "category: 'GatewayLlmLogs' is not GatewayLogs",
-    "ResponseCode: expected an integer, got 'abc'",
+    "ResponseCode: expected a status code, got 'abc'",
     "TimeGenerated: missing required field",
     "Url: missing required field",
     "BackendTime: expected milliseconds, got 'x'",
@@ -239,50 +220,31 @@ MALFORMED_REASONS = [
 
 @pytest.mark.parametrize(("line", "reason"), list(zip(MALFORMED, MALFORMED_REASONS, strict=True)))
 def test_malformed_lines_are_rejected(line: bytes, reason: str) -> None:
-    results = azure_apim.parse(line, CTX)
-    assert len(results) == 1
-    rejected = results[0]
-    assert isinstance(rejected, Rejected)
-    assert rejected.reason == reason
-    assert rejected.record == line
+    assert AZURE.rejected(line).reason == reason
 
 
-@pytest.mark.parametrize("line", [b"", b"\n", b" \r\n"])
-def test_empty_line(line: bytes) -> None:
-    assert azure_apim.parse(line, CTX) == [Rejected("empty line", line)]
+test_empty_line = AZURE.empty_lines_test()
 
 
 # --- property tests ------------------------------------------------------------------
 
 VALID = [
-    *(_read(name).strip() for name in ("eventhub_message.json", "eventhub_batch.json")),
-    *(_read(name).strip() for name in ("log_analytics_rows.json", "workspace_export.json")),
-    *_lines("storage_records.ndjson"),
-    *_lines("log_analytics_rows.ndjson"),
+    *(AZURE.read(name).strip() for name in ("eventhub_message.json", "eventhub_batch.json")),
+    *(AZURE.read(name).strip() for name in ("log_analytics_rows.json", "workspace_export.json")),
+    *AZURE.lines("storage_records.ndjson"),
+    *AZURE.lines("log_analytics_rows.ndjson"),
 ]
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=300))
-def test_random_bytes_never_raise(line: bytes) -> None:
-    check_results(azure_apim.parse(line, CTX))
+def _records_owed(value: Any) -> int:
+    """One result per record, whatever they hold: in {"records": [...]} or an array."""
+    if isinstance(value, dict) and "records" in value:
+        value = value["records"]
+    return records_in(value)
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.sampled_from(VALID + MALFORMED), st.data())
-def test_mutated_lines_never_raise(line: bytes, data: st.DataObject) -> None:
-    interesting = st.sampled_from([*b'{}[]",:-./0123456789 TZ', 0, 0x80, 0xFF])
-    mutated = mutate(line, data, st.integers(0, 255) | interesting)
-    check_results(azure_apim.parse(mutated, CTX))
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(VALID), st.data(), JSON_VALUES)
-def test_mutated_json_values_never_raise(line: bytes, data: st.DataObject, new: Any) -> None:
-    raw = msgspec.json.decode(line)
-    mutated = replace(raw, data.draw(st.sampled_from(paths(raw))), new)
-    results = azure_apim.parse(msgspec.json.encode(mutated), CTX)
-    check_results(results)
-    records = mutated.get("records") if isinstance(mutated, dict) else mutated
-    if isinstance(records, list) and records:
-        assert len(results) == len(records)  # one result per record, whatever they hold
+test_random_bytes_never_raise = AZURE.random_bytes_test()
+test_mutated_lines_never_raise = AZURE.mutated_lines_test(
+    VALID + MALFORMED, b'{}[]",:-./0123456789 TZ\x00\x80\xff'
+)
+test_mutated_json_values_never_raise = AZURE.mutated_json_test(VALID, results_owed=_records_owed)

@@ -3,37 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from json_values import JSON_VALUES, check_results, paths, replace
-from mutations import mutate
+from parser_samples import Samples
 
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers import envoy_json
-from processors.parsers.base import CredentialHasher, ParseContext, Rejected
+from processors.parsers.base import Rejected
 
-DATA = Path(__file__).parents[2] / "data" / "envoy"
-CTX = ParseContext(source="istio.log:5", hash_credential=CredentialHasher(b"test-secret"))
-ISTIO = (DATA / "istio.ndjson").read_bytes().splitlines()
-ENVOY_GATEWAY = (DATA / "envoy_gateway.ndjson").read_bytes().splitlines()
-MALFORMED = (DATA / "malformed.ndjson").read_bytes().splitlines()
-
-
-def _event(line: bytes) -> AccessEvent:
-    results = envoy_json.parse(line, CTX)
-    assert len(results) == 1
-    event = results[0]
-    assert isinstance(event, AccessEvent), event
-    return event
+ENVOY_JSON = Samples("envoy", envoy_json.parse, "istio.log:5")
+ISTIO = ENVOY_JSON.lines("istio.ndjson")
+ENVOY_GATEWAY = ENVOY_JSON.lines("envoy_gateway.ndjson")
+MALFORMED = ENVOY_JSON.lines("malformed.ndjson")
 
 
 def test_istio_reference_example_maps_every_field() -> None:
-    assert _event(ISTIO[0]) == AccessEvent(
+    assert ENVOY_JSON.event(ISTIO[0]) == AccessEvent(
         event_time=datetime(2024, 6, 10, 9, 45, 45, 678000, tzinfo=UTC),
         gateway="envoy",
         method="GET",
@@ -57,7 +43,7 @@ def test_istio_reference_example_maps_every_field() -> None:
 
 
 def test_sidecar_record_with_null_forwarded_for_and_ipv6_peer() -> None:
-    event = _event(ISTIO[1])
+    event = ENVOY_JSON.event(ISTIO[1])
     assert event.client_ip == "2a02:cf40::4e36"
     assert (event.api, event.route) == ("inbound|9080||", "default")
     assert (event.latency_ms, event.upstream_latency_ms, event.gateway_latency_ms) == (
@@ -69,7 +55,7 @@ def test_sidecar_record_with_null_forwarded_for_and_ipv6_peer() -> None:
 
 
 def test_null_and_dash_mixed_in_one_record() -> None:
-    event = _event(ISTIO[2])
+    event = ENVOY_JSON.event(ISTIO[2])
     assert (event.request_id, event.api, event.route, event.user_agent) == ("", "", "", "")
     assert (event.latency_ms, event.upstream_latency_ms, event.gateway_latency_ms) == (
         0.0,
@@ -81,7 +67,7 @@ def test_null_and_dash_mixed_in_one_record() -> None:
 
 
 def test_string_typed_numbers_and_offset_start_time() -> None:
-    event = _event(ISTIO[3])
+    event = ENVOY_JSON.event(ISTIO[3])
     assert event.status == 503
     assert (event.bytes_in, event.bytes_out) == (230, 91)
     assert (event.latency_ms, event.upstream_latency_ms) == (3012.0, None)
@@ -89,7 +75,7 @@ def test_string_typed_numbers_and_offset_start_time() -> None:
 
 
 def test_epoch_seconds_start_time_and_a_bad_upstream_header() -> None:
-    event = _event(ISTIO[4])
+    event = ENVOY_JSON.event(ISTIO[4])
     assert event.event_time == datetime(2024, 6, 10, 9, 45, 48, 250000, tzinfo=UTC)
     assert (event.latency_ms, event.upstream_latency_ms, event.gateway_latency_ms) == (
         9.0,
@@ -100,7 +86,7 @@ def test_epoch_seconds_start_time_and_a_bad_upstream_header() -> None:
 
 
 def test_envoy_gateway_default_record() -> None:
-    assert _event(ENVOY_GATEWAY[0]) == AccessEvent(
+    assert ENVOY_JSON.event(ENVOY_GATEWAY[0]) == AccessEvent(
         event_time=datetime(2025, 4, 9, 11, 44, 45, 639000, tzinfo=UTC),
         gateway="envoy",
         method="GET",
@@ -122,7 +108,7 @@ def test_envoy_gateway_default_record() -> None:
 
 
 def test_envoy_gateway_hyphenated_header_keys() -> None:
-    event = _event(ENVOY_GATEWAY[1])
+    event = ENVOY_JSON.event(ENVOY_GATEWAY[1])
     assert (event.method, event.path, event.status) == ("POST", "/v2/payments", 201)
     assert (event.latency_ms, event.upstream_latency_ms, event.gateway_latency_ms) == (
         120.0,
@@ -135,8 +121,7 @@ def test_envoy_gateway_hyphenated_header_keys() -> None:
 
 
 def test_array_with_one_bad_record_keeps_the_others() -> None:
-    line = (DATA / "batch_one_bad.json").read_bytes()
-    first, bad, third = envoy_json.parse(line, CTX)
+    first, bad, third = ENVOY_JSON.results(ENVOY_JSON.read("batch_one_bad.json"))
     assert isinstance(first, AccessEvent)
     assert (first.source, first.path, first.upstream_latency_ms) == (
         "istio.log:5#0",
@@ -166,7 +151,7 @@ MALFORMED_REASONS = [
     "method: missing required field",
     "response_code: 42 not in 100-599",
     "user_agent: expected str | null, got int",
-    "start_time: expected an RFC 3339 time with offset, got '10/Jun/2024:09:46:12 +0000'",
+    "start_time: expected an ISO 8601 time, got '10/Jun/2024:09:46:12 +0000'",
     "invalid JSON: Input data was truncated",
     "invalid JSON: JSON is malformed",  # a text-format line
     "empty JSON array",
@@ -176,49 +161,24 @@ MALFORMED_REASONS = [
 
 @pytest.mark.parametrize(("line", "reason"), list(zip(MALFORMED, MALFORMED_REASONS, strict=True)))
 def test_malformed_records_are_rejected(line: bytes, reason: str) -> None:
-    results = envoy_json.parse(line, CTX)
-    assert len(results) == 1
-    rejected = results[0]
-    assert isinstance(rejected, Rejected)
+    rejected = ENVOY_JSON.rejected(line)
     assert rejected.reason.startswith(reason), rejected.reason
-    assert rejected.record == line
 
 
-@pytest.mark.parametrize("line", [b"", b"  \n", b"\xff{}", b'{"method":"\xff"}'])
-def test_empty_and_undecodable_lines_are_rejected(line: bytes) -> None:
-    (rejected,) = envoy_json.parse(line, CTX)
-    assert isinstance(rejected, Rejected)
-    assert rejected.record == line
+test_empty_line = ENVOY_JSON.empty_lines_test()
+
+
+@pytest.mark.parametrize("line", [b"\xff{}", b'{"method":"\xff"}'])
+def test_undecodable_lines_are_rejected(line: bytes) -> None:
+    ENVOY_JSON.rejected(line)
 
 
 # --- property tests ------------------------------------------------------------------
 
 VALID = ISTIO + ENVOY_GATEWAY
 
-
-@settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=300))
-def test_random_bytes_never_raise(line: bytes) -> None:
-    check_results(envoy_json.parse(line, CTX))
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.sampled_from(VALID + MALFORMED), st.data())
-def test_mutated_bytes_never_raise(line: bytes, data: st.DataObject) -> None:
-    mutated = mutate(line, data, st.integers(0, 255) | st.sampled_from(list(b'"-:,{}[]0')))
-    check_results(envoy_json.parse(mutated, CTX))
-
-
-UNSET_AND_NUMERIC_STRINGS = st.sampled_from(["-", "", "0", "200", "1.5", "7,1", "1718012745.5"])
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(VALID), st.data(), JSON_VALUES | UNSET_AND_NUMERIC_STRINGS)
-def test_mutated_json_values_never_raise(line: bytes, data: st.DataObject, new: Any) -> None:
-    raw = msgspec.json.decode(line)
-    mutated = replace(raw, data.draw(st.sampled_from(paths(raw))), new)
-    batch = msgspec.json.encode([mutated, msgspec.json.decode(ISTIO[0])])
-    results = envoy_json.parse(batch, CTX)
-    check_results(results)
-    assert len(results) == 2  # one result per array element
-    assert isinstance(results[1], AccessEvent)  # the good record survives its bad neighbour
+test_random_bytes_never_raise = ENVOY_JSON.random_bytes_test()
+test_mutated_bytes_never_raise = ENVOY_JSON.mutated_lines_test(
+    VALID + MALFORMED, b'"-:,{}[]0', examples=300
+)
+test_mutated_json_values_never_raise = ENVOY_JSON.mutated_json_test(VALID, batch_with=ISTIO[0])

@@ -3,39 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from json_values import JSON_VALUES, check_results, paths, replace
-from mutations import mutate
+from parser_samples import HASH, Samples, assert_never_in_events
 
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers import gravitee
-from processors.parsers.base import CredentialHasher, ParseContext, Rejected
+from processors.parsers.base import Rejected
 
-DATA = Path(__file__).parents[2] / "data" / "gravitee"
-HASH = CredentialHasher(b"test-secret")
-CTX = ParseContext(source="metrics.json:3", hash_credential=HASH)
+GRAVITEE = Samples("gravitee", gravitee.parse, "metrics.json:3")
 APP = "91f077b0-1204-49e4-b077-b0120419e4f6"
 
 
-def _lines(name: str) -> list[bytes]:
-    return (DATA / name).read_bytes().splitlines()
-
-
-def _event(line: bytes) -> AccessEvent:
-    (event,) = gravitee.parse(line, CTX)
-    assert isinstance(event, AccessEvent), event
-    return event
-
-
 def test_reference_record_maps_every_field() -> None:
-    (line,) = _lines("metrics.json")
-    assert _event(line) == AccessEvent(
+    (line,) = GRAVITEE.lines("metrics.json")
+    assert GRAVITEE.event(line) == AccessEvent(
         event_time=datetime(2024, 6, 10, 9, 45, 45, 678000, tzinfo=UTC),
         request_id="076aea69-6024-4590-aaea-6960247590a0",
         gateway="gravitee",
@@ -59,7 +42,7 @@ def test_reference_record_maps_every_field() -> None:
 
 
 def test_api_key_plan_hashes_the_security_token() -> None:
-    event = _event(_lines("requests.ndjson")[0])
+    event = GRAVITEE.event(GRAVITEE.lines("requests.ndjson")[0])
     assert event.credential_hash == HASH("9c1f4e2a-clear-api-key-7d3b")
     assert (event.consumer, event.application) == (APP, APP)
     assert (event.method, event.path, event.status) == ("POST", "/orders", 201)
@@ -74,7 +57,7 @@ def test_api_key_plan_hashes_the_security_token() -> None:
 
 
 def test_keyless_plan_is_anonymous() -> None:
-    event = _event(_lines("requests.ndjson")[1])
+    event = GRAVITEE.event(GRAVITEE.lines("requests.ndjson")[1])
     assert (event.consumer, event.application, event.credential_hash) == (ANONYMOUS, "", "")
     assert event.client_ip == "198.51.100.77"  # also the keyless subscriptionId: not a credential
     assert (event.api, event.path) == ("public-weather", "/weather/paris")
@@ -88,7 +71,7 @@ def test_keyless_plan_is_anonymous() -> None:
 
 
 def test_request_rejected_by_the_gateway_never_reached_the_endpoint() -> None:
-    event = _event(_lines("requests.ndjson")[2])
+    event = GRAVITEE.event(GRAVITEE.lines("requests.ndjson")[2])
     assert (event.method, event.path, event.status) == ("DELETE", "/orders/77", 401)
     assert event.upstream_latency_ms is None  # no `endpoint`: endpointResponseTimeMs 0 ignored
     assert (event.latency_ms, event.gateway_latency_ms) == (2.0, 2.0)
@@ -99,7 +82,7 @@ def test_request_rejected_by_the_gateway_never_reached_the_endpoint() -> None:
 
 
 def test_legacy_v2_record() -> None:
-    event = _event(_lines("variants.ndjson")[0])
+    event = GRAVITEE.event(GRAVITEE.lines("variants.ndjson")[0])
     assert event == AccessEvent(
         event_time=datetime(2024, 6, 10, 9, 46, 48, 500000, tzinfo=UTC),
         request_id="7f6e5d4c-3b2a-4190-8f7e-6d5c4b3a2910",
@@ -124,7 +107,7 @@ def test_legacy_v2_record() -> None:
 
 
 def test_unicode_and_escapes() -> None:
-    event = _event(_lines("variants.ndjson")[1])
+    event = GRAVITEE.event(GRAVITEE.lines("variants.ndjson")[1])
     assert event.path == "/caf%C3%A9/men%C3%BC/été"
     assert event.user_agent == 'Mozilla/5.0 (é中😀) "quoted" back\\slash\ttab\x00nul'
     assert (event.api, event.consumer, event.application) == ("menü", "café-küche", "café-küche")
@@ -134,8 +117,8 @@ def test_unicode_and_escapes() -> None:
 
 
 def test_array_with_one_bad_record_keeps_the_others() -> None:
-    (line,) = _lines("batch_one_bad.json")
-    first, bad, third = gravitee.parse(line, CTX)
+    (line,) = GRAVITEE.lines("batch_one_bad.json")
+    first, bad, third = GRAVITEE.results(line)
     assert isinstance(first, AccessEvent) and isinstance(third, AccessEvent)
     assert (first.source, first.status) == ("metrics.json:3#0", 201)
     assert (third.source, third.status) == ("metrics.json:3#2", 401)
@@ -146,12 +129,9 @@ def test_array_with_one_bad_record_keeps_the_others() -> None:
 
 @pytest.mark.parametrize("name", ["requests.ndjson", "variants.ndjson", "batch_one_bad.json"])
 def test_security_token_never_in_clear(name: str) -> None:
-    secrets = [b"9c1f4e2a-clear-api-key-7d3b", b"wrong-key-0000", b"oauth-client-7f3a"]
-    for line in _lines(name):
-        for event in gravitee.parse(line, CTX):
-            if isinstance(event, AccessEvent):
-                encoded = msgspec.json.encode(event)
-                assert not [s for s in secrets if s in encoded]
+    secrets = ["9c1f4e2a-clear-api-key-7d3b", "wrong-key-0000", "oauth-client-7f3a"]
+    for line in GRAVITEE.lines(name):
+        assert_never_in_events(GRAVITEE.results(line), secrets)
 
 
 MALFORMED_REASONS = [
@@ -178,54 +158,29 @@ MALFORMED_REASONS = [
 
 
 @pytest.mark.parametrize(
-    ("line", "reason"), list(zip(_lines("malformed.ndjson"), MALFORMED_REASONS, strict=True))
+    ("line", "reason"),
+    list(zip(GRAVITEE.lines("malformed.ndjson"), MALFORMED_REASONS, strict=True)),
 )
 def test_malformed_records_are_rejected(line: bytes, reason: str) -> None:
-    assert gravitee.parse(line, CTX) == [Rejected(reason, line)]
+    assert GRAVITEE.results(line) == [Rejected(reason, line)]
 
 
-@pytest.mark.parametrize("line", [b"", b"\t\n", b"\xff{}", b'{"uri":"/\xfe"}', b'{"a":"\\ud800"}'])
-def test_empty_and_undecodable_lines_are_rejected(line: bytes) -> None:
-    (rejected,) = gravitee.parse(line, CTX)
-    assert isinstance(rejected, Rejected)
-    assert rejected.record == line
+test_empty_line = GRAVITEE.empty_lines_test()
+
+
+@pytest.mark.parametrize("line", [b"\xff{}", b'{"uri":"/\xfe"}', b'{"a":"\\ud800"}'])
+def test_undecodable_lines_are_rejected(line: bytes) -> None:
+    GRAVITEE.rejected(line)
 
 
 # --- property tests ------------------------------------------------------------------
 
-VALID_LINES = [
-    line
-    for name in sorted(DATA.iterdir())
-    if name.name != "malformed.ndjson"
-    for line in name.read_bytes().splitlines()
-]
+VALID_LINES = GRAVITEE.valid_lines("malformed.ndjson")
 
-
-@settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=300))
-def test_random_bytes_never_raise(line: bytes) -> None:
-    check_results(gravitee.parse(line, CTX))
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.sampled_from(VALID_LINES), st.data())
-def test_mutated_bytes_never_raise(line: bytes, data: st.DataObject) -> None:
-    mutated = mutate(line, data, st.integers(0, 255) | st.sampled_from(b'[]{}",:0-.\\'))
-    check_results(gravitee.parse(mutated, CTX))
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(VALID_LINES), st.data(), JSON_VALUES, st.booleans())
-def test_mutated_json_values_never_raise(
-    line: bytes, data: st.DataObject, new_value: Any, as_array: bool
-) -> None:
-    raw = msgspec.json.decode(line)
-    mutated = replace(raw, data.draw(st.sampled_from(paths(raw))), new_value)
-    if as_array:
-        mutated = [mutated, msgspec.json.decode(_lines("metrics.json")[0])]
-    encoded = msgspec.json.encode(mutated)
-    results = gravitee.parse(encoded, CTX)
-    check_results(results)
-    if isinstance(mutated, list) and mutated:
-        assert len(results) == len(mutated)  # one result per array element
-        assert isinstance(results[-1], AccessEvent) or not as_array
+test_random_bytes_never_raise = GRAVITEE.random_bytes_test()
+test_mutated_bytes_never_raise = GRAVITEE.mutated_lines_test(
+    VALID_LINES, b'[]{}",:0-.\\', examples=300
+)
+test_mutated_json_values_never_raise = GRAVITEE.mutated_json_test(
+    VALID_LINES, batch_with=GRAVITEE.read("metrics.json")
+)

@@ -3,42 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from mutations import mutate
+from parser_samples import HASH, Samples, around_non_objects, assert_never_in_events
 
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers import kong
-from processors.parsers.base import CredentialHasher, ParseContext, Rejected
+from processors.parsers.base import Rejected
 
-DATA = Path(__file__).parents[2] / "data" / "kong"
-HASH = CredentialHasher(b"test-secret")
-CTX = ParseContext(source="kong.log:12", hash_credential=HASH)
-
-
-def _read(name: str) -> bytes:
-    return (DATA / name).read_bytes()
-
-
-def _lines(name: str) -> list[bytes]:
-    return _read(name).splitlines()
-
-
-def _one_event(line: bytes) -> AccessEvent:
-    results = kong.parse(line, CTX)
-    assert len(results) == 1
-    event = results[0]
-    assert isinstance(event, AccessEvent), event
-    return event
+KONG = Samples("kong", kong.parse, "kong.log:12")
 
 
 def test_full_record_maps_every_field() -> None:
-    event = _one_event(_read("full_record.json"))
+    event = KONG.event(KONG.read("full_record.json"))
     assert event == AccessEvent(
         event_time=datetime(2024, 6, 10, 9, 45, 45, 678000, tzinfo=UTC),
         request_id="3d2b5f0e8a7c4e21b9f1c6d4a2e8f0b7",
@@ -65,7 +43,7 @@ def test_full_record_maps_every_field() -> None:
 
 
 def test_array_with_one_bad_element_keeps_the_others() -> None:
-    results = kong.parse(_read("batch_one_bad.json"), CTX)
+    results = KONG.results(KONG.read("batch_one_bad.json"))
     assert len(results) == 3
     first, bad, third = results
 
@@ -98,30 +76,14 @@ def test_array_with_one_bad_element_keeps_the_others() -> None:
 
 
 def test_array_elements_that_are_not_objects() -> None:
-    results = kong.parse(_read("batch_mixed_types.json"), CTX)
-    assert [type(r).__name__ for r in results] == [
-        "AccessEvent",
-        "Rejected",
-        "Rejected",
-        "Rejected",
-        "Rejected",
-        "AccessEvent",
-    ]
-    assert [(r.reason, r.record) for r in results[1:5]] == [  # type: ignore[union-attr]
-        ("record: expected object, got int", b"7"),
-        ("record: expected object, got str", b'"x"'),
-        ("record: expected object, got null", b"null"),
-        ("record: expected object, got array", b"[]"),
-    ]
-    first, last = results[0], results[5]
-    assert isinstance(first, AccessEvent) and isinstance(last, AccessEvent)
+    first, last = around_non_objects(KONG.results(KONG.read("batch_mixed_types.json")))
     assert (first.path, first.source) == ("/a", "kong.log:12#0")
     assert (last.method, last.status, last.source) == ("DELETE", 204, "kong.log:12#5")
     assert last.upstream_latency_ms is None
 
 
 def test_credential_without_consumer_identifies_by_credential_hash() -> None:
-    event = _one_event(_read("credential_without_consumer.json"))
+    event = KONG.event(KONG.read("credential_without_consumer.json"))
     expected_hash = HASH("4e0d6e5a-1b7c-4f21-9d7e-0a5c3b8f2e19")
     assert event.credential_hash == expected_hash
     assert event.consumer == f"cred:{expected_hash}"
@@ -132,7 +94,7 @@ def test_credential_without_consumer_identifies_by_credential_hash() -> None:
 
 
 def test_no_auth_and_no_route_is_anonymous() -> None:
-    event = _one_event(_read("no_route_anonymous.json"))
+    event = KONG.event(KONG.read("no_route_anonymous.json"))
     assert event.consumer == ANONYMOUS
     assert event.credential_hash == ""
     assert event.application == ""
@@ -146,7 +108,7 @@ def test_no_auth_and_no_route_is_anonymous() -> None:
 
 
 def test_repeated_user_agent_header_takes_the_first() -> None:
-    event = _one_event(_read("repeated_user_agent.json"))
+    event = KONG.event(KONG.read("repeated_user_agent.json"))
     assert event.user_agent == "MyApp/2.1 (iPhone; iOS 17.5)"
     # username and custom_id are "", so the consumer id is the identity
     assert event.consumer == "7d4c9a5b-3e2f-4b1a-8c6d-5e4f3a2b1c0d"
@@ -157,7 +119,7 @@ def test_repeated_user_agent_header_takes_the_first() -> None:
 
 
 def test_unicode_and_escapes_in_strings() -> None:
-    event = _one_event(_read("unicode_escapes.json"))
+    event = KONG.event(KONG.read("unicode_escapes.json"))
     assert event.path == "/caf%C3%A9/men%C3%BC/été"  # percent-encoding kept as sent
     assert event.user_agent == 'Mozilla/5.0 (é中😀) "quoted" back\\slash\ttab\x00nul'
     assert event.consumer == "jürgen"
@@ -177,7 +139,7 @@ def test_unicode_and_escapes_in_strings() -> None:
 
 
 def test_consumer_falls_back_to_custom_id_then_id() -> None:
-    with_custom, id_only = (_one_event(line) for line in _lines("custom_id_only.ndjson"))
+    with_custom, id_only = (KONG.event(line) for line in KONG.lines("custom_id_only.ndjson"))
     assert with_custom.consumer == "cust-9001"
     assert with_custom.credential_hash == HASH("f00dfeed-0000-4000-8000-00000000beef")
     assert with_custom.path == "/v1/quotes"
@@ -201,16 +163,12 @@ def test_consumer_falls_back_to_custom_id_then_id() -> None:
     ],
 )
 def test_credential_never_in_clear(name: str) -> None:
-    for line in _lines(name):
+    for line in KONG.lines(name):
         raw = msgspec.json.decode(line)
         records = raw if isinstance(raw, list) else [raw]
         secrets = {r["authenticated_entity"]["id"] for r in records if "authenticated_entity" in r}
         secrets.add("s3cr3t-key-should-not-leak")  # an apikey header in batch_one_bad.json
-        for event in kong.parse(line, CTX):
-            if isinstance(event, AccessEvent):
-                encoded = msgspec.json.encode(event)
-                for secret in secrets:
-                    assert secret.encode() not in encoded
+        assert_never_in_events(KONG.results(line), secrets)
 
 
 MALFORMED_REASONS = [
@@ -245,109 +203,28 @@ MALFORMED_REASONS = [
 
 @pytest.mark.parametrize(
     ("line", "reason"),
-    list(zip(_lines("malformed.ndjson"), MALFORMED_REASONS, strict=True)),
+    list(zip(KONG.lines("malformed.ndjson"), MALFORMED_REASONS, strict=True)),
 )
 def test_malformed_records_are_rejected(line: bytes, reason: str) -> None:
-    results = kong.parse(line, CTX)
-    assert len(results) == 1
-    rejected = results[0]
-    assert isinstance(rejected, Rejected)
-    assert rejected.reason.startswith(reason)
-    assert rejected.record == line
+    assert KONG.rejected(line).reason.startswith(reason)
+
+
+test_empty_line = KONG.empty_lines_test()
 
 
 @pytest.mark.parametrize(
-    "line",
-    [b"", b"   \n", b"\xff\xfe{}", b'{"request":{"uri":"/\xff","method":"GET"}}', b'"\\ud800"'],
+    "line", [b"\xff\xfe{}", b'{"request":{"uri":"/\xff","method":"GET"}}', b'"\\ud800"']
 )
-def test_empty_and_undecodable_lines_are_rejected(line: bytes) -> None:
-    results = kong.parse(line, CTX)
-    assert len(results) == 1
-    assert isinstance(results[0], Rejected)
-    assert results[0].record == line
+def test_undecodable_lines_are_rejected(line: bytes) -> None:
+    KONG.rejected(line)
 
 
 # --- property tests ------------------------------------------------------------------
 
-VALID_LINES = [
-    line
-    for name in sorted(DATA.iterdir())
-    if name.name != "malformed.ndjson"
-    for line in name.read_bytes().splitlines()
-]
-JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=10,
+VALID_LINES = KONG.valid_lines("malformed.ndjson")
+
+test_random_bytes_never_raise = KONG.random_bytes_test()
+test_mutated_bytes_never_raise = KONG.mutated_lines_test(VALID_LINES, examples=300)
+test_mutated_json_values_never_raise = KONG.mutated_json_test(
+    VALID_LINES, batch_with=KONG.read("full_record.json")
 )
-
-
-def _check_results(line: bytes, results: Any) -> None:
-    assert isinstance(results, list)
-    assert results
-    for result in results:
-        assert isinstance(result, AccessEvent | Rejected)
-        if isinstance(result, AccessEvent):
-            assert 100 <= result.status <= 599
-            assert result.event_time.utcoffset() is not None
-            msgspec.json.encode(result)  # the event must be serializable
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every key path into a decoded JSON value (dict keys and list indexes)."""
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            found += _paths(child, (*prefix, i))
-    return found
-
-
-def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
-    if not path:
-        return new
-    head, rest = path[0], path[1:]
-    if isinstance(value, dict):
-        return {**value, head: _replace(value[head], rest, new)}
-    copy = list(value)
-    copy[head] = _replace(copy[head], rest, new)
-    return copy
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=300))
-def test_random_bytes_never_raise(line: bytes) -> None:
-    _check_results(line, kong.parse(line, CTX))
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.sampled_from(VALID_LINES), st.data())
-def test_mutated_bytes_never_raise(line: bytes, data: st.DataObject) -> None:
-    mutated = mutate(line, data, st.integers(0, 255))
-    _check_results(mutated, kong.parse(mutated, CTX))
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(VALID_LINES), st.data(), JSON_VALUES, st.booleans())
-def test_mutated_json_values_never_raise(
-    line: bytes, data: st.DataObject, new_value: Any, as_array: bool
-) -> None:
-    raw = msgspec.json.decode(line)
-    path = data.draw(st.sampled_from(_paths(raw)))
-    mutated = _replace(raw, path, new_value)
-    if as_array:
-        mutated = [mutated, msgspec.json.decode(_read("full_record.json"))]
-    encoded = msgspec.json.encode(mutated)
-    results = kong.parse(encoded, CTX)
-    _check_results(encoded, results)
-    if isinstance(mutated, list) and mutated:
-        assert len(results) == len(mutated)  # one result per array element
-        assert isinstance(results[-1], AccessEvent) or not as_array
