@@ -393,8 +393,15 @@ def simulate(
 def usage(
     by: Annotated[
         str,
-        typer.Option(help="comma-separated: consumer, endpoint, api, method, minute, hour, day"),
+        typer.Option(
+            help="comma-separated: consumer, endpoint, api, api_version, method, application, "
+            "organisation, plan, country, client_family, minute, hour, day"
+        ),
     ] = "consumer",
+    where: Annotated[
+        str | None,
+        typer.Option(help="a segment, comma-separated: plan=pro,country=DE (same names as --by)"),
+    ] = None,
     start: Annotated[
         str | None, typer.Option("--from", help="ISO time, inclusive (UTC if no zone)")
     ] = None,
@@ -412,6 +419,7 @@ def usage(
             by=tuple(d.strip() for d in by.split(",") if d.strip()),
             start=_time("--from", start),
             end=_time("--to", end),
+            where=_segment(where),
         )
     except QueryError as exc:
         fail(str(exc))
@@ -560,6 +568,18 @@ def _run_until_signal(run: Callable[[asyncio.Event], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
+def _segment(where: str | None) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for part in (where or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        if not sep:
+            fail(f"--where {part.strip()!r}: expected name=value, e.g. plan=pro")
+        pairs.append((name.strip(), value.strip()))
+    return tuple(pairs)
+
+
 def _time(option: str, value: str | None) -> datetime | None:
     if value is None:
         return None
@@ -608,7 +628,7 @@ def _run(query, data_dir: Path | None):
 
 def _print(frame, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.csv:
-        sys.stdout.write(frame.write_csv())
+        sys.stdout.write(_flat(frame).write_csv())
     elif fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=1) + "\n")
     else:
@@ -618,5 +638,19 @@ def _print(frame, fmt: OutputFormat) -> None:
             typer.echo(str(frame))
 
 
+def _flat(frame):
+    """CSV holds no maps or lists (headers, histograms): those columns become JSON text."""
+    import polars as pl
+
+    nested = [c for c, t in frame.schema.items() if t.is_nested()]
+    return frame.with_columns(
+        pl.Series(c, [json.dumps(v, default=str) for v in frame[c].to_list()], pl.String)
+        for c in nested
+    )
+
+
 def main() -> None:
     app()
+
+
+from apim import cli_registry  # noqa: E402, F401  (adds `registry`, `unmatched`, `erase`)

@@ -14,8 +14,12 @@ def bootstrap_servers(url: str) -> str:
     return ",".join(s for s in servers if s)
 
 
-async def ensure_topics(url: str, topics: list[str], partitions: int) -> None:
-    """Create the topics that do not exist yet (existing ones are left as they are)."""
+async def ensure_topics(
+    url: str, topics: list[str], partitions: int, *, compacted: bool = False
+) -> None:
+    """Create the topics that do not exist yet (existing ones are left as they are);
+    `compacted`: keep the latest message per key forever (`cleanup.policy=compact`)."""
+    configs = {"cleanup.policy": "compact"} if compacted else {}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(url))
     await admin.start()
     try:
@@ -24,7 +28,15 @@ async def ensure_topics(url: str, topics: list[str], partitions: int) -> None:
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile: fine
                 await admin.create_topics(
-                    [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
+                    [
+                        NewTopic(
+                            t,
+                            num_partitions=partitions,
+                            replication_factor=1,
+                            topic_configs=configs,
+                        )
+                        for t in missing
+                    ]
                 )
     finally:
         await admin.close()

@@ -102,6 +102,33 @@ class MetricsSettings(BaseModel):
     )
 
 
+class CatalogSettings(BaseModel):
+    file: Path | None = Field(
+        None, description="API catalog (YAML: APIs, base paths, versions, OpenAPI documents)"
+    )
+
+
+class RegistrySettings(BaseModel):
+    topic: str = Field("apim.registry", description="compacted topic of consumer registry changes")
+    host: str = Field("127.0.0.1", description="address the registry HTTP API listens on")
+    port: int = Field(8781, ge=0, le=65535, description="registry HTTP API port (0: any free port)")
+    token: SecretStr | None = Field(
+        None, description="bearer token the registry HTTP API requires; required off loopback"
+    )
+
+
+class PrivacySettings(BaseModel):
+    ip: Literal["keep", "truncate", "hash", "drop"] = Field(
+        "truncate", description="client IPs: keep, truncate (IPv4 /24, IPv6 /48), hash or drop"
+    )
+    drop_headers: str = Field(
+        "", description="comma-separated request headers dropped besides the credential ones"
+    )
+    drop_query: str = Field(
+        "", description="comma-separated query parameters dropped besides the credential ones"
+    )
+
+
 class SecuritySettings(BaseModel):
     hash_secret: SecretStr | None = Field(
         None, description="key for hashing credentials (HMAC-SHA256); required in production"
@@ -127,6 +154,9 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     receiver: ReceiverSettings = ReceiverSettings()
     metrics: MetricsSettings = MetricsSettings()
+    catalog: CatalogSettings = CatalogSettings()
+    registry: RegistrySettings = RegistrySettings()
+    privacy: PrivacySettings = PrivacySettings()
     security: SecuritySettings = SecuritySettings()
 
     @property

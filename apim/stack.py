@@ -52,6 +52,7 @@ class Stack:
         self.kafka_url = settings.kafka.url or ""
         self.dashboard_url = ""
         self.metrics_url = ""
+        self.registry_url = ""
 
     async def run(self) -> None:
         """Start everything, wait for Ctrl-C / SIGTERM, stop everything."""
@@ -67,6 +68,7 @@ class Stack:
                         "kafka_url": self.kafka_url,
                         "dashboard": self.dashboard_url,
                         "metrics": self.metrics_url,
+                        "registry": self.registry_url,
                     }
                 )
             )
@@ -98,12 +100,13 @@ class _Running:
         self.dashboard = None
         self.tasks: list[asyncio.Task] = []
         self.worker: subprocess.Popen | None = None
+        self.registry = None
         self.stop_metrics = None
 
     async def __aenter__(self) -> str:
         s = self.stack
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        secret = _hash_secret(s.settings, s.data_dir)
+        secret = hash_secret(s.settings, s.data_dir)
         try:
             self._serve_metrics()
             if not s.kafka_url:
@@ -116,6 +119,7 @@ class _Running:
             k = s.settings.kafka
             await ensure_topics(s.kafka_url, [k.raw_topic, k.dlq_topic], k.partitions)
             self._open_warehouse()
+            await self._start_registry(secret)
             env = _worker_env(s.settings, s.kafka_url, secret)
             self._start_worker(env)
             self.tasks.append(asyncio.create_task(self._supervise_worker(env)))
@@ -128,7 +132,8 @@ class _Running:
         served = f", metrics {s.metrics_url}" if s.metrics_url else ""
         return (
             f"apim is up: dashboard {s.dashboard_url}  (Kafka {s.kafka_url}, "
-            f"warehouse {s.settings.clickhouse_url}{served}; Ctrl-C stops)"
+            f"warehouse {s.settings.clickhouse_url}, registry {s.registry_url}{served}; "
+            "Ctrl-C stops)"
         )
 
     async def __aexit__(self, *exc: object) -> None:
@@ -145,6 +150,8 @@ class _Running:
             await asyncio.to_thread(processes.stop, self.worker)
         if self.dashboard is not None:
             self.dashboard.shutdown()
+        if self.registry is not None:
+            await self.registry.stop()
         if self.service is not None:
             self.service.stop()
         if self.wh is not None:
@@ -200,6 +207,19 @@ class _Running:
             )
             self.service.start()
 
+    async def _start_registry(self, secret: str) -> None:
+        """The registry back on a fresh embedded broker (before the worker reads it), and
+        its HTTP API."""
+        from processors.parsers import CredentialHasher
+        from processors.registry.service import RegistryService, reseed
+
+        s, r = self.stack, self.stack.settings.registry
+        await reseed(s.kafka_url, r.topic, self.wh)
+        token = r.token.get_secret_value() if r.token else None
+        hasher = CredentialHasher(secret.encode())
+        self.registry = RegistryService(s.kafka_url, r.topic, hasher, r.host, r.port, token)
+        s.registry_url = await self.registry.start()
+
     def _start_dashboard(self) -> None:
         import dashboards
 
@@ -241,7 +261,7 @@ class _Running:
             self._start_worker(env)
 
 
-def _hash_secret(settings: Settings, data_dir: Path) -> str:
+def hash_secret(settings: Settings, data_dir: Path) -> str:
     """The credential-hashing key: from the environment, else one generated for this data dir."""
     if settings.security.hash_secret is not None:
         return settings.security.hash_secret.get_secret_value()

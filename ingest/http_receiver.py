@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import socket
 import uuid
 from collections.abc import Mapping
@@ -48,6 +47,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from apim import logs, metrics
+from apim.net import is_loopback
 from ingest.http_body import BodyError, json_records, read_body
 from ingest.kafka import MAX_MESSAGE_BYTES, rejected_message
 from ingest.outbox import Batch, ByteBudget, Outbox
@@ -75,7 +75,7 @@ class HttpOptions:
                 f"max body bytes ({self.max_body_bytes}) must not exceed the in-flight budget "
                 f"({self.inflight_bytes}): such a body could never be taken"
             )
-        if not self.token and not _is_loopback(self.host):
+        if not self.token and not is_loopback(self.host):
             raise ValueError(
                 f"refusing to take logs on {self.host} without a token: set one, "
                 "or listen on a loopback address"
@@ -250,12 +250,3 @@ def _listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     return sock
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -24,6 +24,7 @@ from apim.settings import Settings
 from processors.aggregate import UsageAggregator
 from processors.parsers import MAPPING_PREFIX, PARSERS
 from processors.pipeline import BatchOutcome, BatchProcessor, RawMessage
+from processors.registry.topic import Update, follow
 from processors.sink import DeadLetter
 
 log = logs.get(__name__)
@@ -31,7 +32,14 @@ RETRY_MAX_S = 30.0
 LAG_INTERVAL_S = 5.0
 
 
-def register(app: faust.App, settings: Settings, processor: BatchProcessor) -> None:
+def register(
+    app: faust.App,
+    settings: Settings,
+    processor: BatchProcessor,
+    registry_start: dict[int, int] | None = None,
+) -> None:
+    """The agents, the lag timer and the registry follower (from `registry_start`, the
+    offsets after the registry the processor was built with)."""
     k = settings.kafka
     topics = (k.raw_topic, *k.gateway_topics, k.dlq_topic)
     raw = app.topic(*topics, value_type=bytes, value_serializer="raw")
@@ -77,6 +85,16 @@ def register(app: faust.App, settings: Settings, processor: BatchProcessor) -> N
             processed.pop(tp, None)
             _forget_lag(tp)
         _report_last_complete_minute(processor.aggregator)
+
+    @app.task
+    async def follow_registry() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def apply(updates: list[Update]) -> None:
+            await loop.run_in_executor(None, processor.apply_registry, updates)
+            log.info("registry updated", changes=len(updates))
+
+        await follow(k.url or "", settings.registry.topic, registry_start or {}, apply)
 
     @app.timer(LAG_INTERVAL_S)
     async def report_lag() -> None:

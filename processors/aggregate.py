@@ -12,23 +12,25 @@ This module is pure: loading and writing cells is the sink's job (`processors.si
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from apim.event import AccessEvent
 from apim.histogram import bucket_of
 from processors.normalize import endpoint_of
-from warehouse.schema import USAGE_COUNTERS
+from warehouse.schema import USAGE_COUNTERS, USAGE_DIMENSIONS
 
 GRANULARITIES: dict[str, int] = {"minute": 60, "hour": 3600, "day": 86400}
 HORIZON_S: dict[str, int] = {"minute": 20 * 60, "hour": 3 * 3600, "day": 2 * 86400}
 """How long past a source's newest event a window stays in memory; later events reload it."""
 
 COUNTERS = USAGE_COUNTERS
-KEY_COLUMNS = ("window_start", "api", "method", "endpoint", "consumer")
+KEY_COLUMNS = ("window_start", *USAGE_DIMENSIONS)
+_UNMATCHED = COUNTERS.index("spec_unmatched")
+_CONSUMER = KEY_COLUMNS.index("consumer")
 
-Key = tuple[int, str, str, str, str]
-"""window start (epoch s), api, method, endpoint template, consumer."""
+Key = tuple
+"""window start (epoch s), then the event's `USAGE_DIMENSIONS` (endpoint: its template)."""
 
 
 @dataclass(slots=True)
@@ -61,6 +63,8 @@ class Cell:
         if event.gateway_latency_ms is not None:
             c[12] += 1
             c[13] += event.gateway_latency_ms
+        if event.spec == "unmatched":
+            c[_UNMATCHED] += 1
         self.version = offset
         self.dirty = True
 
@@ -88,6 +92,24 @@ class SourceState:
     """Highest offset applied by this process: a message at or below it is a re-delivery."""
     watermark: int = 0
     """Newest event time seen (epoch s), for eviction."""
+
+
+def _dimensions(e: AccessEvent) -> tuple[str, ...]:
+    """The event's `USAGE_DIMENSIONS`; an event the enrichment did not template (a test, a
+    bench) gets the folded path."""
+    endpoint = e.endpoint or endpoint_of(e.path)
+    return (
+        e.api,
+        e.api_version,
+        e.method,
+        endpoint,
+        e.consumer,
+        e.application,
+        e.organisation,
+        e.plan,
+        e.country,
+        e.client_family,
+    )
 
 
 def window_of(epoch_s: int, granularity: str) -> int:
@@ -137,9 +159,9 @@ class UsageAggregator:
         for event in events:
             second = int(event.event_time.timestamp())
             state.watermark = max(state.watermark, second)
-            endpoint = endpoint_of(event.path)
+            dimensions = _dimensions(event)
             for g, cells in state.cells.items():
-                key = (window_of(second, g), event.api, event.method, endpoint, event.consumer)
+                key = (window_of(second, g), *dimensions)
                 cell = cells.get(key)
                 if cell is None:
                     cell = cells[key] = Cell(-1, -1)
@@ -166,6 +188,19 @@ class UsageAggregator:
             for key in [k for k, c in cells.items() if k[0] in old and not c.dirty]:
                 del cells[key]
             state.loaded -= {(g, w) for w in old}
+
+    def forget_consumer(self, matches: Callable[[str], bool]) -> int:
+        """Forget every cell of the consumers `matches` accepts (their rows were erased);
+        their windows stay loaded, so new events of theirs count from zero. Returns the
+        cells forgotten."""
+        forgotten = 0
+        for state in self._sources.values():
+            for cells in state.cells.values():
+                gone = [k for k in cells if matches(k[_CONSUMER])]
+                for key in gone:
+                    del cells[key]
+                forgotten += len(gone)
+        return forgotten
 
     def drop(self, src: str) -> None:
         """Forget a source partition entirely (revoked: another worker owns it now)."""

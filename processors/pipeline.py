@@ -1,4 +1,4 @@
-"""One Kafka batch through the worker: parse, count, write, hand back the dead letters.
+"""One Kafka batch through the worker: parse, enrich, count, write, hand back the dead letters.
 
 Pure orchestration without Faust, so it is tested directly; the Faust agent
 (`processors.agents`) only feeds it batches and acks them once it returns.
@@ -15,13 +15,18 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 from apim.event import AccessEvent
 from processors.aggregate import UsageAggregator
+from processors.enrichment.enricher import Enricher
 from processors.parsers import PARSERS, ParseContext, Parser, Rejected, parse_line, parser_for
 from processors.parsers.detect import AUTO, detect
+from processors.registry.model import encode_change
+from processors.registry.topic import Erasure, Update
 from processors.sink import DeadLetter, SinkBatch, WarehouseSink
+from warehouse.registry_store import Entry, save_registry
 
 MAX_RECORD_TEXT = 64 * 1024
 """Longest record text kept in a dead letter; the reason says when it was cut."""
@@ -68,9 +73,11 @@ class BatchProcessor:
         sink: WarehouseSink,
         hash_credential: Callable[[str], str],
         parser_for: Callable[[str], Parser] = parser_for,
+        enricher: Enricher | None = None,
     ) -> None:
         self.sink = sink
         self.aggregator = UsageAggregator()
+        self.enricher = enricher or Enricher.default(hash_credential)
         self._hash = hash_credential
         self._parser_for = parser_for
         self._lock = threading.Lock()
@@ -109,6 +116,23 @@ class BatchProcessor:
             self.aggregator.evict(src)
         outcome.events = len(batch.events)
         return outcome
+
+    def apply_registry(self, updates: list[Update]) -> None:
+        """Registry changes from the registry topic, between two batches: applied to the
+        enrichment, saved to the warehouse; an erasure forgets the consumer's cells."""
+        with self._lock:
+            entries: list[Entry] = []
+            for update in updates:
+                if isinstance(update, Erasure):
+                    self.aggregator.forget_consumer(partial(self._hashes_to, update.consumer_hash))
+                    continue
+                self.enricher.registry.apply(update)
+                value = None if update.entity is None else encode_change(update).decode()
+                entries.append((update.kind, update.id, value))
+            save_registry(self.sink.wh, entries)
+
+    def _hashes_to(self, digest: str, consumer: str) -> bool:
+        return self._hash(consumer) == digest
 
     def revoke(self, src: str) -> None:
         """Another worker owns this partition now: forget its cells."""
@@ -168,13 +192,22 @@ class BatchProcessor:
                 results = parse_line(parser, line, ctx)
             for result in results:
                 if not isinstance(result, Rejected):
-                    result = _checked(result, line)
+                    result = self._enriched(_checked(result, line), line)
                 if isinstance(result, Rejected):
-                    item.dead_letters.append(_dead_letter(m, index, ctx.source, fmt, result))
+                    letter = _dead_letter(m, index, ctx.source, fmt, result, self.enricher.redact)
+                    item.dead_letters.append(letter)
                 else:
                     item.events.append((f"{m.src}/{m.offset}/{index}", result))
                 index += 1
         return item
+
+    def _enriched(self, result: AccessEvent | Rejected, line: bytes) -> AccessEvent | Rejected:
+        if isinstance(result, Rejected):
+            return result
+        try:
+            return self.enricher.enrich(result)
+        except Exception as exc:  # an enrichment bug must cost one record, not the worker
+            return Rejected(f"enrichment error: {type(exc).__name__}: {exc}", line)
 
 
 MAX_BYTES = 2**40
@@ -196,8 +229,10 @@ def _checked(event: AccessEvent, line: bytes) -> AccessEvent | Rejected:
     return event
 
 
-def _dead_letter(m: RawMessage, index: int, source: str, fmt: str, r: Rejected) -> DeadLetter:
-    text = r.record.decode("utf-8", errors="backslashreplace")
+def _dead_letter(
+    m: RawMessage, index: int, source: str, fmt: str, r: Rejected, redact: Callable[[str], str]
+) -> DeadLetter:
+    text = redact(r.record.decode("utf-8", errors="backslashreplace"))
     reason = r.reason
     if len(text) > MAX_RECORD_TEXT:
         text = text[:MAX_RECORD_TEXT]

@@ -29,6 +29,7 @@ _EVENT_TYPES = {
     "gateway_latency_ms": pa.float64(),
     "bytes_in": pa.uint64(),
     "bytes_out": pa.uint64(),
+    "headers": pa.map_(pa.string(), pa.string()),
 }
 
 
@@ -78,8 +79,8 @@ class WarehouseSink:
 
     def load_cells(self, src: str, granularity: str, windows: set[int]) -> list[CellRow]:
         frame = self.wh.query_df(
-            "SELECT toUnixTimestamp(window_start) AS window_start, api, method, endpoint, consumer, "
-            f"src_offset, {', '.join(COUNTERS)}, "
+            "SELECT toUnixTimestamp(window_start) AS window_start, "
+            f"{', '.join(KEY_COLUMNS[1:])}, src_offset, {', '.join(COUNTERS)}, "
             f"CAST(latency_hist, 'Array(Tuple(Int16, UInt64))') AS hist "
             f"FROM usage_{granularity} FINAL "
             "WHERE src = {src:String} AND toUnixTimestamp(window_start) IN {windows:Array(UInt32)}",
@@ -103,7 +104,11 @@ def _events_table(events: list[tuple[str, AccessEvent]]) -> pa.Table:
     columns: dict[str, list | tuple] = {"event_id": [e[0] for e in events]}
     values = zip(*(astuple(e[1]) for e in events), strict=True) if events else ()
     columns.update(zip(EVENT_FIELDS, values or ([] for _ in EVENT_FIELDS), strict=True))
-    columns["endpoint"] = [endpoint_of(path) for path in columns["path"]]
+    columns["endpoint"] = [
+        endpoint or endpoint_of(path)
+        for endpoint, path in zip(columns["endpoint"], columns["path"], strict=True)
+    ]
+    columns["headers"] = [list(headers.items()) for headers in columns["headers"]]
     return pa.table(
         {
             name: pa.array(values, _EVENT_TYPES.get(name, pa.string()))

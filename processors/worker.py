@@ -1,4 +1,5 @@
-"""Start a Faust worker process: settings → warehouse → pipeline → agents → run.
+"""Start a Faust worker process: settings → enrichment → warehouse → registry → pipeline →
+agents → run.
 
 The process serves its Prometheus metrics (`apim.metrics`) while it runs, at the URL it
 logs and writes to `<data dir>/metrics/worker-<pid>.url` (removed on a clean exit).
@@ -17,8 +18,13 @@ from apim.kafka import ensure_topics
 from apim.settings import Settings
 from processors.agents import register
 from processors.app import create_app
+from processors.enrichment.apis import ApiCatalog, CatalogError
+from processors.enrichment.enricher import Enricher
+from processors.enrichment.privacy import PrivacyRules
 from processors.parsers import CredentialHasher, parser_for
 from processors.pipeline import BatchProcessor
+from processors.registry.registry import Registry
+from processors.registry.topic import Erasure, ensure_registry_topic, read_all
 from processors.sink import WarehouseSink
 
 
@@ -37,15 +43,37 @@ def build(settings: Settings) -> faust.App:
             "`apim up` sets it for the embedded one"
         )
     _check_gateway_topics(k.gateway_topics)
+    hasher = CredentialHasher(settings.security.hash_secret.get_secret_value().encode())
+    enricher = _enricher(settings, hasher)
     topics = [k.raw_topic, k.dlq_topic, *k.gateway_topics]  # created if the gateway has not yet
     asyncio.run(ensure_topics(k.url, topics, k.partitions))
+    asyncio.run(ensure_registry_topic(k.url, settings.registry.topic))
     wh = warehouse.connect(settings)
     warehouse.migrate(wh, settings.clickhouse.raw_ttl_days)
-    hasher = CredentialHasher(settings.security.hash_secret.get_secret_value().encode())
-    processor = BatchProcessor(WarehouseSink(wh), hasher)
+    processor = BatchProcessor(WarehouseSink(wh), hasher, enricher=enricher)
+    # the whole registry before the first event, so identities do not depend on timing
+    updates, registry_start = asyncio.run(read_all(k.url, settings.registry.topic))
+    processor.apply_registry([u for u in updates if not isinstance(u, Erasure)])
     app = create_app(settings)
-    register(app, settings, processor)
+    register(app, settings, processor, registry_start)
     return app
+
+
+def _enricher(settings: Settings, hasher: CredentialHasher) -> Enricher:
+    """The enrichment the settings describe: the API catalog file, the privacy rules."""
+    catalog = ApiCatalog.empty()
+    if settings.catalog.file is not None:
+        try:
+            catalog = ApiCatalog.load(settings.catalog.file)
+        except (CatalogError, OSError) as exc:
+            raise config.ConfigError(f"APIM_CATALOG_FILE: {exc}") from None
+    p = settings.privacy
+    privacy = PrivacyRules.from_config(p.ip, _names(p.drop_headers), _names(p.drop_query))
+    return Enricher(catalog, Registry(), privacy, hasher)
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _check_gateway_topics(gateway_topics: dict[str, str]) -> None:

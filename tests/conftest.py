@@ -96,6 +96,15 @@ async def _produce(url: str, topic: str, messages: list[tuple[bytes, dict[str, b
 
 
 @pytest.fixture
+def wh(tmp_path: Path) -> Iterator[warehouse.Warehouse]:
+    """A real chDB warehouse of its own, migrated."""
+    handle = warehouse.open_chdb(tmp_path / "warehouse")
+    warehouse.migrate(handle, 30)
+    yield handle
+    handle.close()
+
+
+@pytest.fixture
 def pipeline(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Pipeline]:
     from apim.kafka import ensure_topics
 

@@ -26,6 +26,12 @@ KEY_DIMENSIONS = {
     "endpoint": "concat(method, ' ', endpoint)",
     "api": "api",
     "method": "method",
+    "api_version": "api_version",
+    "application": "application",
+    "organisation": "organisation",
+    "plan": "plan",
+    "country": "country",
+    "client_family": "client_family",
 }
 DIMENSIONS = tuple(TIME_DIMENSIONS) + tuple(KEY_DIMENSIONS)
 _STEP = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
@@ -96,9 +102,12 @@ class Query:
 
 @dataclass(frozen=True)
 class UsageQuery(Query):
-    """Usage grouped by any of `DIMENSIONS`, over [start, end), busiest first.
+    """Usage grouped by any of `DIMENSIONS`, over [start, end), busiest first; `where` keeps
+    only the rows whose key dimensions have the given values (a segment: plan "pro" and
+    country "DE"; an endpoint is given as "GET /orders/{id}").
 
     Columns: the group keys, then `USAGE_COLUMNS`, then `status_1xx`, `bytes_in`,
+    `spec_unmatched`,
     `consumers` (distinct non-anonymous consumers), `error_rate` (5xx share),
     `client_error_rate` (4xx share) and `latency_avg_ms`, `upstream_avg_ms`, `gateway_avg_ms`.
     """
@@ -107,12 +116,18 @@ class UsageQuery(Query):
     start: datetime | None = None
     end: datetime | None = None
     limit: int | None = None
+    where: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         unknown = [d for d in self.by if d not in DIMENSIONS]
         if unknown:
             raise QueryError(
                 f"unknown dimension {unknown[0]!r}: choose from {', '.join(DIMENSIONS)}"
+            )
+        unknown = [d for d, _ in self.where if d not in KEY_DIMENSIONS]
+        if unknown:
+            raise QueryError(
+                f"cannot filter on {unknown[0]!r}: choose from {', '.join(KEY_DIMENSIONS)}"
             )
         if len([d for d in self.by if d in TIME_DIMENSIONS]) > 1:
             raise QueryError("group by at most one of minute, hour, day")
@@ -127,6 +142,10 @@ class UsageQuery(Query):
         table = f"usage_{granularity_for(self.start, self.end, bucket)}"
         keys = [f"{(TIME_DIMENSIONS | KEY_DIMENSIONS)[d]} AS {d}" for d in self.by]
         where, parameters = _time_filter("window_start", self.start, self.end)
+        for i, (dimension, value) in enumerate(self.where):
+            where += " AND " if where else " WHERE "
+            where += f"{KEY_DIMENSIONS[dimension]} = {{where{i}:String}}"
+            parameters[f"where{i}"] = value
         inner = f"SELECT {', '.join([*keys, _SUMS])} FROM {table} FINAL{where}" + (
             f" GROUP BY {', '.join(self.by)}" if self.by else ""
         )
@@ -162,6 +181,7 @@ _OUTER = [
     *(c for c in USAGE_COLUMNS if not c.startswith("latency_p")),
     "status_1xx",
     "bytes_in",
+    "spec_unmatched",
     "consumers",
     "round(status_5xx / requests, 6) AS error_rate",
     "round(status_4xx / requests, 6) AS client_error_rate",
@@ -321,4 +341,28 @@ class DataSpanQuery(Query):
             " toDateTime64(max(window_start), 0, 'UTC') AS last, sum(requests) AS events"
             " FROM usage_minute FINAL",
             {},
+        )
+
+
+@dataclass(frozen=True)
+class UnknownCredentialsQuery(Query):
+    """Credentials the registry did not know when their calls were processed (consumer
+    `unknown:<hash prefix>`), busiest first, over [start, end) of event time. Columns:
+    consumer, credential_hash, gateway, calls, first_seen, last_seen."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _check_range(self.start, self.end)
+
+    def to_sql(self) -> tuple[str, dict[str, object]]:
+        where, parameters = _time_filter("event_time", self.start, self.end)
+        where += (" AND " if where else " WHERE ") + "startsWith(consumer, 'unknown:')"
+        return (
+            "SELECT consumer, credential_hash, any(gateway) AS gateway, count() AS calls,"
+            " min(event_time) AS first_seen, max(event_time) AS last_seen"
+            f" FROM access_events FINAL{where}"
+            " GROUP BY consumer, credential_hash ORDER BY calls DESC, consumer",
+            parameters,
         )

@@ -3,13 +3,14 @@
 Tables
     access_events          one row per event, de-duplicated by `event_id` (topic/partition/offset/index),
                            dropped after the raw TTL.
-    usage_minute/hour/day  cumulative counts per window × api × method × endpoint × consumer, one row per
+    usage_minute/hour/day  cumulative counts per window × `USAGE_DIMENSIONS`, one row per
                            source partition (`src`) that fed it, versioned by the last source offset
                            applied (`src_offset`). A replayed batch rewrites a row with the same or a
                            higher version, so ReplacingMergeTree keeps exactly one correct row: read
                            with FINAL and sum over `src`.
     dead_letters           every rejected record with its reason, de-duplicated by source position.
     pipeline_progress      last source offset made durable, per source partition.
+    registry               the consumer registry's entities, latest version of each.
 Migrations are append-only: never edit one that has shipped, add the next.
 """
 
@@ -21,7 +22,21 @@ from dataclasses import dataclass
 from warehouse.client import Warehouse
 
 GRANULARITIES = ("minute", "hour", "day")
-USAGE_COUNTERS = (
+USAGE_DIMENSIONS = (
+    "api",
+    "api_version",
+    "method",
+    "endpoint",
+    "consumer",
+    "application",
+    "organisation",
+    "plan",
+    "country",
+    "client_family",
+)
+"""What usage is counted by, besides the window: api, method, endpoint and consumer since
+the start, the others since migration 3."""
+_INITIAL_COUNTERS = (
     "requests",
     "status_1xx",
     "status_2xx",
@@ -37,11 +52,13 @@ USAGE_COUNTERS = (
     "gateway_count",
     "gateway_sum_ms",
 )
-"""The additive columns of the usage tables, in order (`*_ms` are Float64, the rest UInt64)."""
+USAGE_COUNTERS = (*_INITIAL_COUNTERS, "spec_unmatched")
+"""The additive columns of the usage tables, in order (`*_ms` are Float64, the rest UInt64).
+`spec_unmatched`: requests to an API with an OpenAPI document that matched none of its paths."""
 
 
 _COUNTER_COLUMNS = ",\n        ".join(
-    f"{c} {'Float64' if c.endswith('_ms') else 'UInt64'}" for c in USAGE_COUNTERS
+    f"{c} {'Float64' if c.endswith('_ms') else 'UInt64'}" for c in _INITIAL_COUNTERS
 )
 
 
@@ -61,6 +78,42 @@ def _usage_table(granularity: str) -> str:
     PARTITION BY toYYYYMM(window_start)
     ORDER BY (window_start, api, method, endpoint, consumer, src)
     """
+
+
+_NEW_USAGE_COLUMNS = (
+    "api_version LowCardinality(String)",
+    "application String",
+    "organisation String",
+    "plan LowCardinality(String)",
+    "country LowCardinality(String)",
+    "client_family LowCardinality(String)",
+)
+
+
+def _usage_dimensions(granularity: str) -> str:
+    """Migration 3: the registry, catalog and client dimensions, appended to the sorting key
+    (ClickHouse only lets new columns extend it, and only without a default expression)."""
+    added = ", ".join(f"ADD COLUMN IF NOT EXISTS {c}" for c in _NEW_USAGE_COLUMNS)
+    key = ", ".join(c.split()[0] for c in _NEW_USAGE_COLUMNS)
+    return (
+        f"ALTER TABLE usage_{granularity} {added}, ADD COLUMN IF NOT EXISTS spec_unmatched UInt64,"
+        f" MODIFY ORDER BY (window_start, api, method, endpoint, consumer, src, {key})"
+    )
+
+
+_NEW_EVENT_COLUMNS = (
+    "query String",
+    "headers Map(String, String)",
+    "api_version LowCardinality(String)",
+    "operation_id String",
+    "spec LowCardinality(String)",
+    "organisation String",
+    "plan LowCardinality(String)",
+    "country LowCardinality(String)",
+    "client_family LowCardinality(String)",
+    "client_os LowCardinality(String)",
+    "sdk LowCardinality(String)",
+)
 
 
 def _access_events(raw_ttl_days: int) -> str:
@@ -119,6 +172,21 @@ ORDER BY src
 """
 
 
+REGISTRY = """
+CREATE TABLE IF NOT EXISTS registry (
+    kind LowCardinality(String),
+    id String,
+    entity String,
+    version UInt64,
+    updated_at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (kind, id)
+"""
+"""The consumer registry as the registry topic last said it (JSON per entity; credentials only
+as keyed hashes; deleted entities are deleted rows): what `apim up` re-publishes to a fresh
+embedded broker."""
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -145,6 +213,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE access_events ADD INDEX IF NOT EXISTS ingested_at_minmax ingested_at"
             " TYPE minmax GRANULARITY 1",
             "ALTER TABLE access_events MATERIALIZE INDEX ingested_at_minmax",
+        ],
+    ),
+    Migration(
+        3,
+        "consumer registry, API catalog and client dimensions",
+        lambda ttl: [
+            "ALTER TABLE access_events "
+            + ", ".join(f"ADD COLUMN IF NOT EXISTS {c}" for c in _NEW_EVENT_COLUMNS),
+            *(_usage_dimensions(g) for g in GRANULARITIES),
+            REGISTRY,
         ],
     ),
 )

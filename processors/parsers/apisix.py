@@ -10,8 +10,10 @@ result; a bad element costs only itself (framing in `json_framing`).
 Mapping and units: `start_time` is epoch milliseconds; `latency`, `upstream_latency` and
 `apisix_latency` are milliseconds (floats with noise such as 41.000127792358, rounded to
 3 decimals); `upstream_latency` is absent when no upstream was called (-> `None`).
-`request.uri` is `$request_uri` (the query string is dropped for `path`); `request.size` is
-`$request_length`, `response.size` is `$bytes_sent`.
+`request.uri` is `$request_uri`, split into `path` and `query` (as logged); when it has no
+query string, `query` is `request.querystring` form-encoded again (`fields.query_string`).
+`headers` are `request.headers` (`fields.header_map`). `request.size` is `$request_length`,
+`response.size` is `$bytes_sent`.
 
 Decisions a caller may need:
 - `route` is `route_id` and `api` is `service_id`; when no route matched, APISIX leaves
@@ -21,11 +23,13 @@ Decisions a caller may need:
   "anonymous"; APISIX logs no credential id, and does not redact headers, so the clear
   credential is taken from the request and hashed into `credential_hash`: the key-auth
   `apikey` header, else the `apikey` query argument, else the `Authorization` header
-  (whole value; a JWT therefore hashes per token). This also identifies failed attempts;
+  (whole value; a JWT therefore hashes per token). This also identifies failed attempts.
+  `headers` and `query` keep them as logged: the privacy step drops them before storing;
 - `request_id` is the `x-request-id` header (set by the request-id plugin or the client),
   else "": APISIX has no request id of its own;
-- header and query values may be repeated (a JSON array: the first is used) or `true` (a
-  query flag without value: not a credential);
+- header and query values may be repeated (a JSON array: the credential, user agent and
+  request id take the first, `headers` joins them with ", ") or `true` (a query flag without
+  value: not a credential);
 - `upstream` ("ip:port, ip:port" after retries) is not used, so retries need no handling.
 
 Not supported: custom `log_format` entries (they lack the default keys and are rejected as
@@ -35,35 +39,34 @@ the `llm_*` keys, which are ignored.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers.base import ParseContext, Parser
-from processors.parsers.fields import epoch_time, header, latency_ms, method, path, size, status
+from processors.parsers.fields import (
+    epoch_time,
+    first_value,
+    header_map,
+    latency_ms,
+    method,
+    query_string,
+    size,
+    split_target,
+    status,
+)
 from processors.parsers.json_framing import JsonRecords
 
 GATEWAY = "apisix"
-
-_HeaderValue = str | list[str] | None
-
-
-class _Headers(msgspec.Struct, gc=False):
-    user_agent: _HeaderValue = msgspec.field(default=None, name="user-agent")
-    request_id: _HeaderValue = msgspec.field(default=None, name="x-request-id")
-    apikey: _HeaderValue = None
-    authorization: _HeaderValue = None
-
-
-class _Query(msgspec.Struct, gc=False):
-    apikey: str | list[str] | bool | None = None
 
 
 class _Request(msgspec.Struct, gc=False):
     uri: str
     method: str
     size: int | None = None
-    headers: _Headers | None = None
-    querystring: _Query | None = None
+    headers: dict[str, Any] | None = None
+    querystring: dict[str, Any] | None = None
 
 
 class _Response(msgspec.Struct, gc=False):
@@ -90,17 +93,21 @@ class _Entry(msgspec.Struct, gc=False):
 
 def _to_event(entry: _Entry, ctx: ParseContext, source: str) -> AccessEvent:
     req, resp = entry.request, entry.response
-    headers = req.headers or _Headers()
-    credential = _credential(headers, req.querystring)
+    headers = req.headers or {}
+    arguments = req.querystring or {}
+    credential = _credential(headers, arguments)
     username = entry.consumer.username if entry.consumer else None
+    path, query = split_target("request.uri", req.uri)
     return AccessEvent(
         event_time=epoch_time("start_time", entry.start_time),
-        request_id=header(headers.request_id),
+        request_id=first_value("request.headers.x-request-id", headers.get("x-request-id")),
         gateway=GATEWAY,
         api=(entry.service_id or "") if entry.route_id is not None else "",
         route=entry.route_id or "",
         method=method("request.method", req.method),
-        path=path("request.uri", req.uri),
+        path=path,
+        query=query or query_string(arguments),
+        headers=header_map(headers),
         status=status("response.status", resp.status),
         latency_ms=latency_ms("latency", entry.latency),
         upstream_latency_ms=latency_ms("upstream_latency", entry.upstream_latency),
@@ -110,17 +117,18 @@ def _to_event(entry: _Entry, ctx: ParseContext, source: str) -> AccessEvent:
         consumer=username or ANONYMOUS,
         credential_hash=ctx.hash_credential(credential) if credential else "",
         client_ip=entry.client_ip or "",
-        user_agent=header(headers.user_agent),
+        user_agent=first_value("request.headers.user-agent", headers.get("user-agent")),
         source=source,
     )
 
 
-def _credential(headers: _Headers, query: _Query | None) -> str:
+def _credential(headers: dict[str, Any], arguments: dict[str, Any]) -> str:
     """The clear credential the client sent (key-auth key, else Authorization), or ""."""
-    query_key = query.apikey if query else None
-    if isinstance(query_key, bool):  # `?apikey` without a value
-        query_key = None
-    return header(headers.apikey) or header(query_key) or header(headers.authorization)
+    return (
+        first_value("request.headers.apikey", headers.get("apikey"))
+        or first_value("request.querystring.apikey", arguments.get("apikey"), flags=True)
+        or first_value("request.headers.authorization", headers.get("authorization"))
+    )
 
 
 parse: Parser = JsonRecords(_Entry, _to_event).parse

@@ -27,8 +27,9 @@ Key names are the template author's choice. These are read, the first known one 
     client_ip    identity.sourceIp, else ip
     user_agent   identity.userAgent
     consumer     identity.apiKeyId, else identity.caller, else identity.user, else
-                 authorizer.principalId, else "cred:<hash>" if only identity.apiKey is
-                 logged, else "anonymous"
+                 authorizer.principalId, else "unknown:<hash prefix>" if only
+                 identity.apiKey is logged (`apim.event.unknown_consumer`), else "anonymous"
+    query        always "": no $context variable holds the query string
 
 Templates interpolate into strings, so numbers arrive as strings ("status": "200") and a
 value API Gateway does not have is "-": both are handled, "-" meaning unknown.
@@ -62,7 +63,7 @@ from typing import Any
 
 import msgspec
 
-from apim.event import ANONYMOUS, AccessEvent
+from apim.event import AccessEvent, unknown_consumer
 from processors.parsers.base import ParseContext, ParseResult, Rejected
 from processors.parsers.fields import (
     BadValue,
@@ -307,6 +308,4 @@ def _consumer(rec: _Record, key_id: str, credential_hash: str) -> str:
     authorizer = rec.authorizer.principalId if rec.authorizer else None
     principal = first(authorizer, rec.authorizer_principalId, rec.principalId)
     name = key_id or text(first(_identity(rec, "caller"), _identity(rec, "user"), principal))
-    if name:
-        return name
-    return f"cred:{credential_hash}" if credential_hash else ANONYMOUS
+    return name or unknown_consumer(credential_hash)

@@ -18,6 +18,7 @@ Mapping:
     request_id   correlationId
     api, route   apiId, operationId
     method, path method, and the path of url (host, query string and fragment dropped)
+    query        the query string of url, as logged
     status       responseCode
     latency      durationMs / TotalTime; upstream: backendTime (all milliseconds)
     gateway      total - backendTime - clientTime, since client I/O is the client's time
@@ -30,7 +31,9 @@ Decisions a caller may need:
 - the subscription id ("mobile-app-sub", "master") names a subscription, it is not its key,
   so it is the consumer in clear and `credential_hash` is its keyed hash. The subscription
   *key* can be in the url's query (`subscription-key=`) or in a logged
-  `Ocp-Apim-Subscription-Key` header; neither is read, so it is never copied;
+  `Ocp-Apim-Subscription-Key` header: neither is hashed, the header is never copied, and
+  `query` keeps the url's query as logged (the privacy step drops credentials from it
+  before storing);
 - one diagnostic setting may send other categories (WebSocketConnectionLogs,
   GatewayLlmLogs) to the same Event Hub: such records are rejected as not GatewayLogs;
 - numbers may be JSON numbers or numeric strings (the schema's template shows `cacheTime`
@@ -132,16 +135,20 @@ def _to_event(rec: Any, ctx: ParseContext, source: str) -> AccessEvent:
     backend = latency_ms(key("backendTime"), req.backendTime)
     client = latency_ms(key("clientTime"), req.clientTime)
     not_gateway = None if backend is None else backend + (client or 0.0)
+    event_time = iso_time(key("time"), rec.time)
+    request_method = method(key("method"), required_text(key("method"), req.method))
+    path, query = _target(key("url"), req.url)
     subscription = text(req.apimSubscriptionId)
     credential_hash = ctx.hash_credential(subscription) if subscription else ""
     return AccessEvent(
-        event_time=iso_time(key("time"), rec.time),
+        event_time=event_time,
         request_id=text(rec.correlationId),
         gateway=GATEWAY,
         api=text(req.apiId),
         route=text(req.operationId),
-        method=method(key("method"), required_text(key("method"), req.method)),
-        path=_path(key("url"), req.url),
+        method=request_method,
+        path=path,
+        query=query,
         status=status(key("responseCode"), req.responseCode),
         latency_ms=latency,
         upstream_latency_ms=backend,
@@ -156,13 +163,14 @@ def _to_event(rec: Any, ctx: ParseContext, source: str) -> AccessEvent:
     )
 
 
-def _path(name: str, url: Loose) -> str:
-    """The path of the request URL; the query string (maybe a subscription key) is dropped."""
+def _target(name: str, url: Loose) -> tuple[str, str]:
+    """(path, query) of the request URL; the fragment is dropped."""
     logged = required_text(name, url)
     try:
-        return urlsplit(logged).path or "/"
+        parts = urlsplit(logged)
     except ValueError as exc:  # a bad IPv6 host
         raise BadValue(f"{name}: {exc}") from None
+    return parts.path or "/", parts.query
 
 
 def _user_agent(headers: dict[str, Any] | None) -> str:

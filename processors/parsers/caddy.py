@@ -7,7 +7,7 @@ event needs are decoded (typed msgspec Struct). Mapping and units:
   `iso8601` / `rfc3339*` time formats) -> UTC, cut to the ms (see `fields`);
 - `duration` is SECONDS (float, the default `duration_format`) or a Go duration string
   ("41.234567ms", `duration_format string`) -> `latency_ms`; Caddy logs no upstream time;
-- `request.uri` includes the query string; it is dropped;
+- `request.uri` includes the query string: it goes to `query` as logged;
 - `bytes_read` (request body) -> `bytes_in`, `size` (response body) -> `bytes_out`;
 - `request.headers` values are arrays (Go canonical names): the first `User-Agent` is the
   user agent, the first `X-Request-Id` the request id (Caddy has none of its own: "" without
@@ -48,8 +48,8 @@ from processors.parsers.fields import (
     iso_time,
     latency_ms,
     method,
-    path,
     size,
+    split_target,
     status,
 )
 from processors.parsers.json_framing import JsonRecords
@@ -96,12 +96,14 @@ def _to_event(entry: _Entry, ctx: ParseContext, source: str) -> AccessEvent:
     credential = header(headers.authorization)
     if credential == _REDACTED:
         credential = ""
+    path, query = split_target("request.uri", req.uri)
     return AccessEvent(
         event_time=_time(entry.ts),
         request_id=header(headers.request_id),
         gateway=GATEWAY,
         method=method("request.method", req.method),
-        path=path("request.uri", req.uri),
+        path=path,
+        query=query,
         status=_status(entry.status),
         latency_ms=latency_ms("duration", entry.duration, _duration_unit(entry.duration)),
         bytes_in=size("bytes_read", entry.bytes_read),

@@ -22,7 +22,8 @@ digits), or epoch seconds (`%START_TIME(%s.%3f)%`). `%DURATION%` and the upstrea
 time are milliseconds;
 `gateway_latency_ms` is their difference. Bytes are body bytes. The path is
 `X-ENVOY-ORIGINAL-PATH` when a route rewrote it (what the client called), without the
-query string. `api` is the upstream cluster and `route` the route name (Istio only).
+query string, which goes to `query` as logged. `api` is the upstream cluster and `route`
+the route name (Istio only).
 
 Decisions a caller may need:
 - consumer is always "anonymous" and `credential_hash` "": Envoy has no notion of a
@@ -110,7 +111,7 @@ def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
 
 def _to_event(m: re.Match[bytes], ctx: ParseContext) -> AccessEvent:
     f = {name: unset(raw.decode("utf-8", "replace")) for name, raw in m.groupdict().items()}
-    method, path = request_target(f["method"], f["path"], "REQ(:METHOD)", _PATH_OPERATOR)
+    method, path, query = request_target(f["method"], f["path"], "REQ(:METHOD)", _PATH_OPERATOR)
     latency = fields.latency_ms("DURATION", f["duration"])
     upstream = upstream_ms(f["upstream"])
     return AccessEvent(
@@ -121,6 +122,7 @@ def _to_event(m: re.Match[bytes], ctx: ParseContext) -> AccessEvent:
         route=f.get("route", ""),
         method=method,
         path=path,
+        query=query,
         status=response_code("RESPONSE_CODE", f["status"]),
         latency_ms=latency,
         upstream_latency_ms=upstream,
@@ -148,15 +150,17 @@ def start_time(field: str, text: str) -> datetime:
     return fields.iso_time(field, text)
 
 
-def request_target(method: str, target: str, method_field: str, path_field: str) -> tuple[str, str]:
-    """(method, path without query) of an HTTP record; TCP and undecodable ones are rejected."""
+def request_target(
+    method: str, target: str, method_field: str, path_field: str
+) -> tuple[str, str, str]:
+    """(method, path, query) of an HTTP record; TCP and undecodable ones are rejected."""
     if not method and not target:
         raise BadValue("request: no HTTP method or path (a TCP record, or an undecodable request)")
     if not method:
         raise BadValue(f"{method_field}: not logged")
     if not target:
         raise BadValue(f"{path_field}: not logged")
-    return fields.method(method_field, method), fields.path(path_field, target)
+    return fields.method(method_field, method), *fields.split_target(path_field, target)
 
 
 def response_code(field: str, value: int | str | None) -> int:

@@ -17,7 +17,7 @@ api = `upstream_cluster`, route = `route_name`, consumer always "anonymous"). Sp
   typed JSON but strings ("200") where the format was not typed; both are read, other
   strings are rejected naming the key. `upstream_service_time` is always a string (it
   comes from a header) and is unknown when it is not a whole number of ms;
-- `path` includes the query string; it is dropped.
+- `path` includes the query string; it goes to `query` as logged.
 
 Not supported: custom `json_format`s without `start_time`, `method` or `response_code`
 (rejected as "...: missing required field"), TCP records (no method or path: rejected), and
@@ -74,8 +74,8 @@ class _Record(msgspec.Struct, gc=False):
 
 
 def _to_event(rec: _Record, ctx: ParseContext, source: str) -> AccessEvent:
-    path = unset(rec.path) or unset(rec.x_envoy_origin_path)
-    method, path = request_target(unset(rec.method), path, "method", "path")
+    target = unset(rec.path) or unset(rec.x_envoy_origin_path)
+    method, path, query = request_target(unset(rec.method), target, "method", "path")
     latency = latency_ms("duration", rec.duration)
     upstream = upstream_ms(_either(rec.upstream_service_time, rec.x_envoy_upstream_service_time))
     forwarded_for = _either(rec.x_forwarded_for, rec.x_forwarded_for_header)
@@ -87,6 +87,7 @@ def _to_event(rec: _Record, ctx: ParseContext, source: str) -> AccessEvent:
         route=unset(rec.route_name),
         method=method,
         path=path,
+        query=query,
         status=response_code("response_code", rec.response_code),
         latency_ms=latency,
         upstream_latency_ms=upstream,

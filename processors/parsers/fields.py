@@ -29,8 +29,11 @@ Rules, the same for every built-in parser and every mapping:
   format. A time without offset is rejected, unless the caller gives its zone;
 - a method is an RFC 9110 token ("GET", "PROPFIND"); a path is the request target without
   its query string, and an absolute-form target ("https://host/x") keeps only its path ("/"
-  when it has none); an empty path is rejected. A request line is "METHOD TARGET PROTOCOL",
-  or HTTP/0.9's "METHOD TARGET".
+  when it has none); an empty path is rejected. The query is what follows the first "?" as
+  logged (no decoding), without a "#fragment". A request line is "METHOD TARGET PROTOCOL",
+  or HTTP/0.9's "METHOD TARGET";
+- request headers (`header_map`) keep their names lower-cased and their values as text; a
+  query-argument object (`query_string`) is form-encoded back into a query string.
 
 Not supported: CLF month names other than English, lower-case "t" / "z" in ISO 8601 times,
 epoch values with more than 3 exponent digits.
@@ -45,6 +48,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote_plus, urlencode
 
 Loose = str | int | float | None
 """A logged value: a JSON number, a number in a string, or unknown (None, "" or "-")."""
@@ -121,6 +125,93 @@ def header(value: str | list[str] | None) -> str:
     return value or ""
 
 
+def first_value(field: str, value: Any, *, flags: bool = False) -> str:
+    """An untyped header or query-argument value: text; a repeated one (an array): the first;
+    null: "". With `flags`, a boolean (an argument without value) gives "" too. Other JSON
+    types are rejected."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if value is None or (flags and kind is bool):
+        return ""
+    if kind is list:
+        head = value[0] if value else ""
+        if type(head) is str:
+            return head
+        if flags and type(head) is bool:
+            return ""
+        raise BadValue(f"{field}[0]: expected str, got {json_type(head)}")
+    expected = "bool | str | array | null" if flags else "str | array | null"
+    raise BadValue(f"{field}: expected {expected}, got {json_type(value)}")
+
+
+_MANY_HEADERS = 6  # from here on, checking and copying in C beats the loop
+_is_text = str.__instancecheck__
+
+
+def header_map(headers: dict[str, Any] | None) -> dict[str, str]:
+    """Logged request headers as the event keeps them: names lower-cased, a repeated header
+    (an array) joined with ", ", numbers and booleans as JSON text; null and objects skipped.
+    A name logged twice in different cases keeps the last value."""
+    if not headers:
+        return {}
+    if len(headers) >= _MANY_HEADERS:
+        names = "".join(headers)
+        if names == names.lower() and all(map(_is_text, headers.values())):
+            return dict(headers)  # the common case: lower-case names, text values
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        if type(value) is not str:
+            value = _header_text(value)
+            if value is None:
+                continue
+        kept[name.lower()] = value
+    return kept
+
+
+def _header_text(value: Any) -> str | None:
+    if type(value) is not list:
+        return _scalar_text(value)
+    try:
+        joined = ", ".join(value)  # the common case: every value is text
+    except TypeError:
+        value = [text for text in map(_scalar_text, value) if text is not None]
+        joined = ", ".join(value)
+    return joined if value else None
+
+
+def _scalar_text(value: Any) -> str | None:
+    """A JSON scalar as text (booleans as JSON spells them); None for null, arrays, objects."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or kind is float:
+        return str(value)
+    return None
+
+
+_QUERY_VALUES = (str, int, float)
+
+
+def query_string(arguments: Any) -> str:
+    """The query string of a decoded query-argument object (Kong's and APISIX's
+    `request.querystring`): form-encoded (`urlencode`) in the logged order, a repeated
+    argument (an array) once per value, a flag without value (`true`) as its bare name;
+    null, `false` and nested values are skipped. "" for anything but an object."""
+    if not arguments or type(arguments) is not dict:
+        return ""
+    parts = []
+    for name, value in arguments.items():
+        for item in value if type(value) is list else (value,):
+            if item is True:
+                parts.append(quote_plus(name))
+            elif type(item) in _QUERY_VALUES:
+                parts.append(urlencode({name: str(item)}))
+    return "&".join(parts)
+
+
 def any_text(field: str, value: Any, escapes: str | None = None) -> str:
     """Any JSON value as text: a number as written, a list by its first element."""
     if isinstance(value, list) and value:
@@ -154,25 +245,39 @@ def method(field: str, value: str) -> str:
 
 def path(field: str, target: str) -> str:
     """The path of a request target: no query string, no scheme and authority; never empty."""
-    if target[:1] == "/":
-        return target.partition("?")[0]  # the common case: origin form, never empty
-    absolute = _ABSOLUTE.match(target)
-    result = (target[absolute.end() :] if absolute else target).partition("?")[0]
-    if result:
-        return result
-    if absolute:
-        return "/"
-    raise BadValue(f"{field}: empty path ({shown(target)})" if target else f"{field}: empty")
+    return split_target(field, target)[0]
+
+
+def split_target(field: str, target: str) -> tuple[str, str]:
+    """(path, query) of a request target: the path as `path` reads it, and the text after the
+    first "?" as logged, without a "#fragment" ("" when there is none)."""
+    if target[:1] == "/":  # the common case: origin form, never an empty path
+        result, _, query = target.partition("?")
+    else:
+        absolute = _ABSOLUTE.match(target)
+        result, _, query = (target[absolute.end() :] if absolute else target).partition("?")
+        if not result:
+            if not absolute:
+                empty = f"{field}: empty path ({shown(target)})" if target else f"{field}: empty"
+                raise BadValue(empty)
+            result = "/"
+    return result, query.partition("#")[0]
 
 
 def request_line(field: str, value: str) -> tuple[str, str]:
     """(method, path) of "GET /x?y=1 HTTP/1.1", or of HTTP/0.9's "GET /x"."""
+    logged_method, logged_path, _ = split_request_line(field, value)
+    return logged_method, logged_path
+
+
+def split_request_line(field: str, value: str) -> tuple[str, str, str]:
+    """(method, path, query) of "GET /x?y=1 HTTP/1.1", or of HTTP/0.9's "GET /x"."""
     parts = value.split(" ")
     if len(parts) not in (2, 3) or "" in parts:
         raise BadValue(f"{field}: expected 'METHOD TARGET PROTOCOL', got {shown(value)}")
     if len(parts) == 3 and not parts[2].startswith("HTTP/"):
         raise BadValue(f"{field}: invalid protocol {shown(parts[2])}")
-    return method(field, parts[0]), path(field, parts[1])
+    return method(field, parts[0]), *split_target(field, parts[1])
 
 
 # --- numbers ---------------------------------------------------------------------------

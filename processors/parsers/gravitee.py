@@ -10,7 +10,7 @@ Mapping and units: `timestamp` is epoch milliseconds; `gatewayResponseTimeMs` (t
 `endpointResponseTimeMs` (upstream) and `gatewayLatencyMs` (gateway) are milliseconds;
 `requestContentLength` / `responseContentLength` are bytes, -1 meaning unknown (`None`:
 Gravitee's marker; other negative sizes are rejected);
-`uri` is the request URI (the query string is dropped for `path`); `remoteAddress` is the
+`uri` is the request URI (its query string goes to `query` as logged); `remoteAddress` is the
 client IP; `api` is `apiName`, else `apiId`; `route` is `mappedPath` (the analytics path
 mapping, e.g. "/orders/:id"), else "".
 
@@ -38,7 +38,7 @@ import msgspec
 
 from apim.event import ANONYMOUS, AccessEvent
 from processors.parsers.base import ParseContext, Parser
-from processors.parsers.fields import epoch_time, latency_ms, method, path, size, status
+from processors.parsers.fields import epoch_time, latency_ms, method, size, split_target, status
 from processors.parsers.json_framing import JsonRecords
 
 GATEWAY = "gravitee"
@@ -80,6 +80,7 @@ def _to_event(rec: _Metrics, ctx: ParseContext, source: str) -> AccessEvent:
         application = ""
     upstream = _v4_or_v2(rec.endpoint_response_time_ms, rec.api_response_time_ms)
     token = rec.security_token
+    path, query = split_target("uri", rec.uri)
     return AccessEvent(
         event_time=epoch_time("timestamp", rec.timestamp),
         request_id=rec.request_id or "",
@@ -87,7 +88,8 @@ def _to_event(rec: _Metrics, ctx: ParseContext, source: str) -> AccessEvent:
         api=rec.api_name or rec.api_id or rec.api or "",
         route=rec.mapped_path or "",
         method=method("httpMethod", rec.http_method),
-        path=path("uri", rec.uri),
+        path=path,
+        query=query,
         status=status("status", rec.status),
         latency_ms=latency_ms(
             "gatewayResponseTimeMs",

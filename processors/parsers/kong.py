@@ -6,7 +6,7 @@ batch (`queue.max_batch_size` > 1). Each array element becomes its own result; a
 element costs only itself (framing in `json_framing`).
 
 Only the keys the event needs are decoded (typed msgspec Structs); `*_ns` fields,
-`tries`, `querystring`, full route/service entities etc. are skipped. The clear
+`tries`, response headers, full route/service entities etc. are skipped. The clear
 credential (`authenticated_entity.id`) is hashed with `ctx.hash_credential` and never
 copied into the event.
 
@@ -14,6 +14,15 @@ Values follow the rules of `fields`. Decisions a caller may need:
 - a negative latency (`latencies.proxy` = -1: "not proxied", Kong answered itself) is
   unknown (`None`) rather than rejecting the whole record;
 - `started_at` must be epoch milliseconds; values in seconds are rejected;
+- `query` is the query string of `request.uri` as logged; when the uri has none it is
+  `request.querystring` form-encoded again (`fields.query_string`), e.g. after a plugin
+  rewrote the arguments;
+- `headers` are `request.headers` as Kong logs them (`fields.header_map`), including any
+  credential header Kong does not redact (`apikey`): the privacy step drops those before
+  anything is stored. `authorization` is "REDACTED" in Kong's own logs;
+- the consumer is `consumer.username`, else `custom_id`, else `id`; a request known only by
+  its credential (`authenticated_entity` without `consumer`) has the consumer
+  `unknown:<hash prefix>` (`apim.event.unknown_consumer`), and "anonymous" without one;
 - `response.status` outside 100-599 and negative sizes are rejected.
 
 Not supported: the stream (TCP/UDP proxy) subsystem shape (`session{...}`, no `request`),
@@ -28,17 +37,23 @@ from typing import Any
 
 import msgspec
 
-from apim.event import ANONYMOUS, AccessEvent
+from apim.event import AccessEvent, unknown_consumer
 from processors.parsers.base import ParseContext, Parser
-from processors.parsers.fields import epoch_time, header, latency_ms, method, path, size, status
+from processors.parsers.fields import (
+    epoch_time,
+    first_value,
+    header_map,
+    latency_ms,
+    method,
+    query_string,
+    size,
+    split_target,
+    status,
+)
 from processors.parsers.json_framing import JsonRecords
 
 GATEWAY = "kong"
 _APP_TAG_PREFIX = "app:"
-
-
-class _Headers(msgspec.Struct, gc=False):
-    user_agent: str | list[str] | None = msgspec.field(default=None, name="user-agent")
 
 
 class _Request(msgspec.Struct, gc=False):
@@ -46,7 +61,8 @@ class _Request(msgspec.Struct, gc=False):
     method: str
     id: str | None = None
     size: int | None = None
-    headers: _Headers | None = None
+    headers: dict[str, Any] | None = None
+    querystring: Any = None  # only read when `uri` has no query string
 
 
 class _Response(msgspec.Struct, gc=False):
@@ -95,6 +111,8 @@ def _to_event(rec: _Record, ctx: ParseContext, source: str) -> AccessEvent:
     lat = rec.latencies or _NO_LATENCIES
     cred_id = rec.authenticated_entity.id if rec.authenticated_entity else None
     credential_hash = ctx.hash_credential(cred_id) if cred_id else ""
+    path, query = split_target("request.uri", req.uri)
+    headers = req.headers or {}
     return AccessEvent(
         event_time=epoch_time("started_at", rec.started_at),
         request_id=req.id or "",
@@ -102,7 +120,9 @@ def _to_event(rec: _Record, ctx: ParseContext, source: str) -> AccessEvent:
         api=(rec.service.name if rec.service else None) or "",
         route=(rec.route.name if rec.route else None) or "",
         method=method("request.method", req.method),
-        path=path("request.uri", req.uri),
+        path=path,
+        query=query or query_string(req.querystring),
+        headers=header_map(headers),
         status=status("response.status", resp.status),
         latency_ms=latency_ms("latencies.request", lat.request),
         upstream_latency_ms=latency_ms("latencies.proxy", lat.proxy),
@@ -113,7 +133,7 @@ def _to_event(rec: _Record, ctx: ParseContext, source: str) -> AccessEvent:
         application=_application(rec.consumer),
         credential_hash=credential_hash,
         client_ip=rec.client_ip or "",
-        user_agent=header(req.headers.user_agent) if req.headers else "",
+        user_agent=first_value("request.headers.user-agent", headers.get("user-agent")),
         source=source,
     )
 
@@ -123,7 +143,7 @@ def _consumer(consumer: _Consumer | None, credential_hash: str) -> str:
         for name in (consumer.username, consumer.custom_id, consumer.id):
             if name:
                 return name
-    return f"cred:{credential_hash}" if credential_hash else ANONYMOUS
+    return unknown_consumer(credential_hash)
 
 
 def _application(consumer: _Consumer | None) -> str:

@@ -17,7 +17,8 @@ Decisions a caller may need:
 - `event_time`, `status`, and `request` (one "GET /x HTTP/1.1" field) or `method` and
   `path` are required in every record; a record without them is rejected;
 - the `credential` is hashed with `ctx.hash_credential` into `credential_hash` and never
-  copied; `consumer` falls back to "cred:<hash>", then "anonymous";
+  copied; `consumer` falls back to "unknown:<hash prefix>" (`apim.event.unknown_consumer`),
+  then "anonymous";
 - with no `gateway_latency_ms` source, it is `latency_ms - upstream_latency_ms` (at least
   0) when both are known, as for nginx;
 - a rejection reason names the source that failed ("properties.responseCode: 42 not in
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from apim.event import ANONYMOUS, AccessEvent
+from apim.event import AccessEvent, unknown_consumer
 from processors.parsers import fields
 from processors.parsers.addresses import first_forwarded
 from processors.parsers.base import ParseContext, Parser, ParseResult, Rejected
@@ -137,9 +138,7 @@ class _Events:
         method, path = v.pop("request") if "request" in v else (v.pop("method"), v.pop("path"))
         credential = v.pop("credential", "")
         credential_hash = ctx.hash_credential(credential) if credential else ""
-        consumer = v.pop("consumer", "") or (
-            f"cred:{credential_hash}" if credential_hash else ANONYMOUS
-        )
+        consumer = v.pop("consumer", "") or unknown_consumer(credential_hash)
         if self._derive_gateway_latency:
             v["gateway_latency_ms"] = fields.remainder_ms(
                 v.get("latency_ms"), v.get("upstream_latency_ms")

@@ -14,8 +14,9 @@ summed; "-" entries are skipped, and an all-"-" value is unknown (`None`).
 
 nginx writes `"`, `\\`, control characters and bytes >= 0x7F as `\\xHH`; those are turned
 back into bytes and decoded as UTF-8 (invalid sequences become U+FFFD) in the request,
-the user name and the user agent. `$time_local` is converted to UTC. Values follow the
-rules of `fields`; a rejection names the first part of the format a line breaks at.
+the user name and the user agent. The request target's query string goes to `query`.
+`$time_local` is converted to UTC. Values follow the rules of `fields`; a rejection names
+the first part of the format a line breaks at.
 
 Not supported: `escape=json` / `escape=none` variants, JSON `log_format`s, and any other
 trailing fields (a line with unknown extra fields is rejected, so a changed log_format is
@@ -33,8 +34,8 @@ from processors.parsers.fields import (
     clf_time,
     latency_ms,
     remainder_ms,
-    request_line,
     size,
+    split_request_line,
     status,
     unescape,
 )
@@ -75,7 +76,7 @@ def parse(line: bytes, ctx: ParseContext) -> list[ParseResult]:
 
 
 def _to_event(m: re.Match[bytes], ctx: ParseContext) -> AccessEvent:
-    method, path = request_line("request", unescape(m["request"], "nginx"))
+    method, path, query = split_request_line("request", unescape(m["request"], "nginx"))
     latency, upstream = _extensions(m["ext"])
     user = unescape(m["user"], "nginx")
     ua = unescape(m["ua"], "nginx")
@@ -84,6 +85,7 @@ def _to_event(m: re.Match[bytes], ctx: ParseContext) -> AccessEvent:
         gateway=GATEWAY,
         method=method,
         path=path,
+        query=query,
         status=status("status", m["status"].decode("utf-8", "replace")),
         latency_ms=latency,
         upstream_latency_ms=upstream,

@@ -33,12 +33,14 @@ the times are summed, "-" entries skipped.
 Decisions a caller may need:
 - nginx logs the time at which the request *ended*; the event time is that time minus
   `$request_time` when it is known, so that it is the request start as for other gateways;
-- path is `$request_uri` without the query string; `$uri` is used only when `$request_uri`
-  is not logged (nginx has already decoded and normalised it);
+- path is `$request_uri` without the query string, which goes to `query` as logged; `$uri`
+  is used only when `$request_uri` is not logged (nginx has already decoded and normalised
+  it, and it has no query string: `query` is then "");
 - `escape=json` copies bytes >= 0x80 as they are, so a non-UTF-8 URI or user agent makes
   the line invalid UTF-8: such bytes become U+FFFD instead of losing the line;
 - the consumer is `$remote_user`; when it is unknown but an API key was logged, it is
-  `cred:<credential_hash>`; otherwise "anonymous". `api` and `route` are always "".
+  `unknown:<hash prefix>` (`apim.event.unknown_consumer`); otherwise "anonymous". `api` and
+  `route` are always "".
 
 Not supported (rejected): templates without `escape=json` (nginx's `\xHH` escapes are not
 JSON and `escape=none` breaks on quotes), unquoted variables that log "-" or a list
@@ -51,7 +53,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-from apim.event import ANONYMOUS, AccessEvent
+from apim.event import AccessEvent, unknown_consumer
 from processors.parsers.base import ParseContext, ParseResult, Rejected
 from processors.parsers.fields import (
     BadValue,
@@ -63,10 +65,10 @@ from processors.parsers.fields import (
     iso_time,
     latency_ms,
     method,
-    path,
     remainder_ms,
-    request_line,
     size,
+    split_request_line,
+    split_target,
     status,
     text,
     truncate_ms,
@@ -126,7 +128,7 @@ def _decode(line: bytes | str) -> _Record:
 
 
 def _to_event(rec: _Record, ctx: ParseContext) -> AccessEvent:
-    method, path = _request(rec)
+    method, path, query = _request(rec)
     latency = latency_ms("request_time", rec.request_time, "s")
     upstream = latency_ms("upstream_response_time", rec.upstream_response_time, "s")
     api_key = text(rec.http_x_api_key)
@@ -140,13 +142,14 @@ def _to_event(rec: _Record, ctx: ParseContext) -> AccessEvent:
         gateway=GATEWAY,
         method=method,
         path=path,
+        query=query,
         status=status("status", rec.status),
         latency_ms=latency,
         upstream_latency_ms=upstream,
         gateway_latency_ms=remainder_ms(latency, upstream),
         bytes_in=size("request_length", rec.request_length),
         bytes_out=size(*bytes_out),
-        consumer=text(rec.remote_user) or (f"cred:{credential_hash}" if api_key else ANONYMOUS),
+        consumer=text(rec.remote_user) or unknown_consumer(credential_hash),
         credential_hash=credential_hash,
         client_ip=text(rec.remote_addr),
         user_agent=text(first(rec.http_user_agent, rec.user_agent)),
@@ -154,15 +157,15 @@ def _to_event(rec: _Record, ctx: ParseContext) -> AccessEvent:
     )
 
 
-def _request(rec: _Record) -> tuple[str, str]:
-    """(method, path): from $request_method + $request_uri, else from the $request line."""
+def _request(rec: _Record) -> tuple[str, str, str]:
+    """(method, path, query): from $request_method + $request_uri, else from the $request line."""
     logged_method = text(first(rec.request_method, rec.method))
     uri = text(first(rec.request_uri, rec.uri))
     if logged_method and uri:
-        return method("request_method", logged_method), path("request_uri", uri)
+        return method("request_method", logged_method), *split_target("request_uri", uri)
     if unknown(rec.request):
         raise BadValue("request: missing required field (and no request_method + request_uri)")
-    return request_line("request", text(rec.request))
+    return split_request_line("request", text(rec.request))
 
 
 def _start_time(rec: _Record, latency_ms: float | None) -> datetime:

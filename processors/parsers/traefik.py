@@ -11,7 +11,8 @@ JSON (`accessLog.format: json`): one object a line (or an array of them, framing
   `upstream_latency_ms`, `gateway_latency_ms` (without `Overhead`: Duration - OriginDuration);
 - status is `DownstreamStatus`, what the client got; `OriginStatus` is not used;
 - `RequestContentSize` -> `bytes_in`, `DownstreamContentSize` -> `bytes_out`;
-- `RequestPath` includes the query string (unless `queryParameters` drops it); it is dropped;
+- `RequestPath` includes the query string (unless `queryParameters` drops it): it goes to
+  `query` as logged, as in CLF;
 - `api` is `ServiceName` and `route` is `RouterName` ("name@provider", nested routers
   joined with " -> ", kept as logged); v1's `BackendName` / `FrontendName` stand in for them;
 - header fields are dropped unless configured (`request_User-Agent`, Go canonical casing):
@@ -31,7 +32,8 @@ The duration is whole milliseconds (truncated by Traefik); upstream and gateway 
 Decisions a caller may need:
 - consumer is `ClientUsername` (basicAuth, digestAuth or forwardAuth); "-" -> "anonymous".
   An Authorization header without a user name is hashed but does not name a consumer;
-  credentials in the query string (`?oauth_token=`) are dropped with it, not hashed;
+  credentials in the query string (`?oauth_token=`) are not hashed: `query` keeps them as
+  logged and the privacy step drops them before storing;
 - `client_ip` is the first address of `ClientHost`, which is the raw X-Forwarded-For list
   when the request had one (client-claimed), else the IP of `ClientAddr`;
 - CLF logs only the ORIGIN status and size: a request Traefik answered itself (no router
@@ -59,9 +61,9 @@ from processors.parsers.fields import (
     iso_time,
     latency_ms,
     method,
-    path,
     remainder_ms,
     size,
+    split_target,
     status,
 )
 from processors.parsers.json_framing import JsonRecords
@@ -141,6 +143,7 @@ def _json_event(rec: _Record, ctx: ParseContext, source: str) -> AccessEvent:
     upstream = latency_ms("OriginDuration", rec.origin_duration, "ns")
     overhead = latency_ms("Overhead", rec.overhead, "ns")
     authorization = rec.authorization if rec.authorization != _REDACTED else None
+    path, query = split_target("RequestPath", rec.request_path)
     return AccessEvent(
         event_time=_start(rec),
         request_id=rec.request_id or "",
@@ -148,7 +151,8 @@ def _json_event(rec: _Record, ctx: ParseContext, source: str) -> AccessEvent:
         api=rec.service_name or rec.backend_name or "",
         route=rec.router_name or rec.frontend_name or "",
         method=method("RequestMethod", rec.request_method),
-        path=path("RequestPath", rec.request_path),
+        path=path,
+        query=query,
         status=status("DownstreamStatus", rec.downstream_status),
         latency_ms=latency,
         upstream_latency_ms=upstream,
@@ -180,12 +184,14 @@ _JSON = JsonRecords(_Record, _json_event)
 
 def _clf_event(m: re.Match[bytes], ctx: ParseContext) -> AccessEvent:
     f = {name: (raw or b"").decode("utf-8", "replace") for name, raw in m.groupdict().items()}
+    path, query = split_target("request", f["path"])
     return AccessEvent(
         event_time=_clf_start(f["time"]),
         gateway=GATEWAY,
         route=_logged(f["router"]),
         method=method("request", f["method"]),
-        path=path("request", f["path"]),
+        path=path,
+        query=query,
         status=_clf_status(f["status"]),
         latency_ms=_clf_duration(f["duration"]),
         bytes_out=size("OriginContentSize", f["size"]),

@@ -29,9 +29,10 @@ on), obfuscated ("****" + last 4 characters) or in clear (both off); whatever it
 hashed again with `ctx.hash_credential` into `credential_hash` and never copied (nor are
 the `key-…` tags). Tyk's markers for "no key" ("", "00000000" (keyless API) and "--" (an
 obfuscated short key)) give no credential. The consumer is `alias` (the key's alias,
-usually the developer or app); without one it is "key:" + the first 12 characters of
-`credential_hash`, and "anonymous" without a key. An obfuscated key only identifies its
-last 4 characters, so keys sharing them share a consumer.
+usually the developer or app); without one it is `unknown:<hash prefix>`
+(`apim.event.unknown_consumer`), and "anonymous" without a key. An obfuscated key only
+identifies its last 4 characters, so keys sharing them share a consumer. Tyk logs paths
+without their query string, so `query` is always "".
 
 Decisions a caller may need:
 - the access log's `time` is when the entry was written (the end of the request) and has
@@ -55,7 +56,7 @@ from typing import Any
 
 import msgspec
 
-from apim.event import ANONYMOUS, AccessEvent
+from apim.event import AccessEvent, unknown_consumer
 from processors.parsers import logrus_text
 from processors.parsers.base import ParseContext, ParseResult, Rejected
 from processors.parsers.fields import (
@@ -76,7 +77,6 @@ STDOUT_RECORD_FIELD = "tyk-analytics-record"
 ACCESS_LOG_PREFIX = "access-log"
 NO_KEY = frozenset({"", "00000000", "--"})
 """`api_key` values that mean "no key": none, keyless API, obfuscated short key."""
-CONSUMER_KEY_CHARS = 12
 UNKNOWN_LENGTH = -1
 """The `content_length` Tyk logs when it does not know it."""
 _FUTURE_SLACK = timedelta(days=1)
@@ -235,13 +235,9 @@ def _access_event(entry: _AccessLog, ctx: ParseContext) -> AccessEvent:
 
 
 def _identity(api_key: str, alias: str, ctx: ParseContext) -> tuple[str, str]:
-    """(consumer, credential_hash): the alias, else a short form of the key's hash."""
+    """(consumer, credential_hash): the alias, else the unknown consumer of the key's hash."""
     credential_hash = "" if api_key in NO_KEY else ctx.hash_credential(api_key)
-    if alias:
-        return alias, credential_hash
-    if credential_hash:
-        return f"key:{credential_hash[:CONSUMER_KEY_CHARS]}", credential_hash
-    return ANONYMOUS, ""
+    return alias or unknown_consumer(credential_hash), credential_hash
 
 
 def _known(*values: float | None) -> float | None:

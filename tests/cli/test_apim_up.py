@@ -28,7 +28,12 @@ APIM = [sys.executable, "-m", "apim"]
 
 def _env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("APIM_")}
-    env.update(APIM_DATA_DIR=str(data_dir), APIM_DASHBOARD_PORT="0", PYTHONUNBUFFERED="1")
+    env.update(
+        APIM_DATA_DIR=str(data_dir),
+        APIM_DASHBOARD_PORT="0",
+        APIM_REGISTRY_PORT="0",
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
@@ -119,6 +124,32 @@ def test_ingest_without_a_running_stack_says_how_to_fix_it(tmp_path):
     assert result.stderr.strip().startswith("apim: no Kafka to ship to: start `apim up`")
 
 
+REGISTRY = Path(__file__).resolve().parents[1] / "data" / "registry" / "registry.yaml"
+
+
+def test_the_registry_survives_a_restart_of_the_memory_only_broker(tmp_path):
+    """Imported through the CLI and read back through the HTTP API; after `apim up` stops
+    (its broker forgets every topic) and starts again, the registry is still there."""
+    env = _env(tmp_path / "data")
+    for run in range(2):
+        stack = start_stack(env)
+        try:
+            banner = stack.stdout.readline()
+            assert "apim is up" in banner, stack.stderr.read()
+            api = banner.split("registry ")[1].split()[0].rstrip(",;")
+            if run == 0:
+                imported = apim("registry", "import", str(REGISTRY), env=env)
+                assert imported.stderr.startswith("imported 19 entities"), imported.stderr
+            with urllib.request.urlopen(f"{api}/consumers", timeout=10) as answer:
+                served = {c["id"] for c in json.loads(answer.read())}
+            assert served == {"acme-mobile", "acme-web", "globex-etl", "jane-hobby"}
+            listed = apim("registry", "list", "plan", "--format", "json", env=env)
+            assert [p["id"] for p in json.loads(listed.stdout)] == ["enterprise", "free", "pro"]
+        finally:
+            stack.send_signal(signal.SIGINT)
+            assert stack.wait(timeout=60) == 0, stack.stderr.read()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -132,12 +163,27 @@ def test_ingest_without_a_running_stack_says_how_to_fix_it(tmp_path):
         (["ingest", "-f", "nginx", "missing.log"], "missing.log: no such file"),
         (["usage", "--by", "planet"], "unknown dimension 'planet'"),
         (["usage", "--from", "yesterday"], "--from 'yesterday' is not an ISO time"),
+        (["usage", "--where", "plan"], "--where 'plan': expected name=value"),
+        (["usage", "--where", "tier=gold"], "cannot filter on 'tier'"),
+        (["registry", "list", "planet"], "unknown kind 'planet'"),
+        (["registry", "import", "nope.yaml"], "nope.yaml: no such file"),
+        (["erase", "acme", "--yes"], "no Kafka to ship to"),
     ],
 )
 def test_bad_arguments_get_one_line_saying_what_is_wrong(tmp_path, args, message):
     result = apim(*args, env=_env(tmp_path / "data"), check=False)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+
+
+def test_a_bad_registry_file_is_one_line_naming_file_line_and_field(tmp_path):
+    registry = tmp_path / "registry.yaml"
+    registry.write_text("consumers:\n  - id: acme\n    name: Acme\n    plan: pro\n")
+    env = {**_env(tmp_path / "data"), "APIM_KAFKA_URL": "kafka://127.0.0.1:9"}
+    result = apim("registry", "import", str(registry), env=env, check=False)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"apim: {registry}:") and "plan" in line, line
 
 
 def test_every_command_has_help(tmp_path):

@@ -1,7 +1,10 @@
 """Real chDB warehouses for the dashboard tests, filled through the real aggregator and sink.
 
-`usage_wh` (and the module-scoped `usage_wh_module`) holds `KNOWN`: 1,234 requests over the last ~20 minutes from three identified
-consumers plus anonymous callers, with exact status counts per endpoint and consumer.
+`usage_wh` (and the module-scoped `usage_wh_module`) holds `KNOWN`: 1,234 requests over the last
+~20 minutes from three identified consumers plus anonymous callers, with exact status counts
+per endpoint and consumer, and the segment dimensions the enrichment fills in (API, API
+version, organisation, plan, country, client family, application), "" for the anonymous
+health checks where they are unknown.
 
 `ingest_wh` (and `ingest_wh_module`) holds the same requests, sent by two source streams,
 plus `DEAD_LETTERS`: 11 rejected records received now and 4 received three days ago.
@@ -33,14 +36,37 @@ class Calls:
     statuses: dict[int, int]
     """status → number of calls."""
     latency_ms: float
+    organisation: str = ""
+    plan: str = ""
+    country: str = ""
+    client_family: str = ""
+    application: str = ""
+    api: str = "shop"
+    api_version: str = "v1"
 
 
 CALLS = (
-    Calls("acme", "GET", "/v1/orders/{n}", {200: 690, 500: 10}, 20.0),
-    Calls("globex", "POST", "/v1/payments", {201: 380, 429: 20}, 80.0),
-    Calls("initech", "GET", "/v1/orders/{n}", {200: 100}, 20.0),
-    Calls("anonymous", "GET", "/v1/status", {200: 34}, 2.0),
-)
+    Calls(
+        "acme", "GET", "/v1/orders/{n}", {200: 490, 500: 10}, 20.0,
+        "Acme Corp", "pro", "DE", "okhttp", "acme-mobile",
+    ),
+    Calls(
+        "acme", "GET", "/v1/orders/{n}", {200: 200}, 20.0,
+        "Acme Corp", "pro", "GB", "Chrome", "acme-web",
+    ),
+    Calls(
+        "globex", "POST", "/v1/payments", {201: 380, 429: 20}, 80.0,
+        "Globex", "free", "US", "python-requests", "globex-billing",
+    ),
+    Calls(
+        "initech", "GET", "/v1/orders/{n}", {200: 100}, 20.0,
+        "Initech", "pro", "GB", "curl", "initech-batch",
+    ),
+    Calls(
+        "anonymous", "GET", "/v1/status", {200: 34}, 2.0,
+        client_family="curl", api="health", api_version="",
+    ),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -60,6 +86,18 @@ class Known:
         ("initech", 100),
         ("anonymous", 34),
     )
+    segment_values: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
+        ("api", (("shop", 1200), ("health", 34))),
+        ("api_version", (("v1", 1200), ("", 34))),
+        ("plan", (("pro", 800), ("free", 400), ("", 34))),
+        ("organisation", (("Acme Corp", 700), ("Globex", 400), ("Initech", 100), ("", 34))),
+        ("country", (("DE", 500), ("US", 400), ("GB", 300), ("", 34))),
+        (
+            "client_family",
+            (("okhttp", 500), ("python-requests", 400), ("Chrome", 200), ("curl", 134)),
+        ),
+    )
+    """Each segment dimension's values and their requests, busiest first."""
 
 
 KNOWN = Known()
@@ -77,13 +115,19 @@ def known_events(now: datetime) -> list[AccessEvent]:
                     AccessEvent(
                         event_time=now - timedelta(minutes=2 + i % 19, seconds=i % 50),
                         gateway="kong",
-                        api="shop",
+                        api=calls.api,
+                        api_version=calls.api_version,
                         method=calls.method,
                         path=calls.path.format(n=1000 + i),
                         status=status,
                         latency_ms=calls.latency_ms,
                         bytes_out=512,
                         consumer=calls.consumer,
+                        application=calls.application,
+                        organisation=calls.organisation,
+                        plan=calls.plan,
+                        country=calls.country,
+                        client_family=calls.client_family,
                         source=f"test:{i}",
                     )
                 )

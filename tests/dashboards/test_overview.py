@@ -25,6 +25,15 @@ from dashboards.timerange import PRESETS, DataSpan, bucket_for, resolve
 from warehouse.queries import UsageQuery
 
 PAGE = "dashboards.pages.overview"
+FILTER_IDS = (
+    "overview-filter-api",
+    "overview-filter-api-version",
+    "overview-filter-plan",
+    "overview-filter-organisation",
+    "overview-filter-country",
+    "overview-filter-client-family",
+)
+"""The segment filters, inputs of the refresh callback after the range and the tick."""
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -287,6 +296,7 @@ def test_served_page_and_refresh_use_the_apps_warehouse(usage_wh, known):
                 "inputs": [
                     {"id": "overview-range", "property": "value", "value": "7d"},
                     {"id": "overview-refresh", "property": "n_intervals", "value": 1},
+                    *({"id": i, "property": "value", "value": None} for i in FILTER_IDS),
                 ],
                 "changedPropIds": ["overview-refresh.n_intervals"],
                 "state": [],

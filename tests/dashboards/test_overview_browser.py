@@ -2,7 +2,8 @@
 
 Dash's dev tools are on (`create_app(wh, debug=True)`), so a callback or layout error would
 show the dev tools' error overlay; the tests assert it never appears. A screenshot of the
-loaded page is saved in the test's tmp dir and copied to /tmp/overview.png.
+loaded page is saved in the test's tmp dir and copied to /tmp/overview.png (filtered on plan
+pro: /tmp/overview-pro.png).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.browser
 __all__ = ["browser"]  # a module-scoped Chromium, one per test module
 
 SCREENSHOT_COPY = Path("/tmp/overview.png")
+SEGMENT_SCREENSHOT_COPY = Path("/tmp/overview-pro.png")
 
 
 @pytest.fixture(scope="module")
@@ -91,4 +93,53 @@ def test_deep_link_to_a_range(browser, server, known):
         "the 30-day range",
     )
     assert text_of(browser, "overview-kpi-requests") == f"{known.requests:,}"
+    assert_no_errors(browser)
+
+
+def test_plan_filter_narrows_the_page_and_the_address(browser, server, tmp_path):
+    """Pick plan "pro": acme (700, 10 of them 5xx) and initech (100) remain."""
+    browser.get(server.url)
+    wait_for(browser, lambda d: text_of(d, "overview-kpi-requests") == "1,234", "the page")
+    browser.find_element(By.ID, "overview-filter-plan").click()
+    option = wait_for(
+        browser,
+        lambda d: next(
+            (
+                o
+                for o in d.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option")
+                if o.text == "pro"
+            ),
+            False,
+        ),
+        "the plan options to open",
+    )
+    labels = [o.text for o in browser.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option")]
+    assert labels == ["pro", "free", "(none)"]
+    option.click()
+    wait_for(
+        browser,
+        lambda d: (
+            text_of(d, "overview-kpi-requests") == "800"
+            and table_rows(d, "overview-by-plan") == [["pro", "800", "1.25%", "19.9"]]
+        ),
+        "the requests KPI to read 800 for plan pro",
+    )
+    assert text_of(browser, "overview-kpi-consumers") == "2"
+    assert text_of(browser, "overview-kpi-error-rate") == "1.25%"
+    assert table_rows(browser, "overview-by-country") == [
+        ["DE", "500", "2.00%", "19.9"],
+        ["GB", "300", "0.00%", "19.9"],
+    ]
+    wait_for(
+        browser,
+        lambda d: d.current_url == server.url + "?range=24h&plan=pro",
+        "the address bar to carry the plan",
+    )
+    assert_no_errors(browser)
+    browser.save_screenshot(str(tmp_path / "overview-pro.png"))
+    shutil.copyfile(tmp_path / "overview-pro.png", SEGMENT_SCREENSHOT_COPY)
+
+    browser.refresh()  # the shared link reloads the same view
+    wait_for(browser, lambda d: text_of(d, "overview-kpi-requests") == "800", "the reloaded view")
+    assert text_of(browser, "overview-filter-plan") == "pro"
     assert_no_errors(browser)

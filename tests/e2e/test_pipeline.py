@@ -133,7 +133,7 @@ def test_no_clear_credential_is_stored(pipeline):
         lambda: pipeline.query("SELECT sum(requests) AS n FROM usage_minute FINAL")["n"][0] == 50,
         what="50 events",
     )
-    dump = pipeline.query("SELECT * FROM access_events FINAL").write_csv()
+    dump = pipeline.query("SELECT * FROM access_events FINAL").write_ndjson()
     assert "credential-of-" not in dump
     hashes = set(pipeline.query("SELECT DISTINCT credential_hash AS h FROM access_events")["h"])
     assert len(hashes) == len({c for c in expected.by_consumer}) and all(

@@ -194,11 +194,12 @@ def assert_common(
     sources: list[str],
     user_agent: str,
 ) -> None:
-    """Gateway name, client address, user agent, one source per line (file:line numbers
+    """Gateway name, client address (stored truncated to its /24, the default privacy
+    rule), user agent, one source per line (file:line numbers
     or the syslog source's message numbers, each once) and UTC event times within the
     sending window (seconds-resolution gateways round down)."""
     assert {r["gateway"] for r in rows} == {gateway}
-    assert {r["client_ip"] for r in rows} == {"127.0.0.1"}
+    assert {r["client_ip"] for r in rows} == {"127.0.0.0"}
     assert {r["user_agent"] for r in rows} == {user_agent}
     assert sorted(r["source"] for r in rows) == sorted(sources)
     earliest, latest = sent.started - timedelta(seconds=2), sent.ended + timedelta(seconds=1)

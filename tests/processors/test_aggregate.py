@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from apim.event import AccessEvent
-from processors.aggregate import COUNTERS, UsageAggregator
+from processors.aggregate import COUNTERS, KEY_COLUMNS, UsageAggregator
 
 T0 = datetime(2026, 3, 2, 10, 15, 30, tzinfo=UTC)
 
@@ -23,7 +23,10 @@ def fresh(agg: UsageAggregator, src: str, events: list[AccessEvent]) -> None:
 
 
 def requests(rows) -> dict:
-    return {(r.granularity, r.key[4]): r.counts[COUNTERS.index("requests")] for r in rows}
+    return {
+        (r.granularity, r.key[KEY_COLUMNS.index("consumer")]): r.counts[COUNTERS.index("requests")]
+        for r in rows
+    }
 
 
 def test_counts_status_classes_bytes_and_histogram_per_granularity():
@@ -42,7 +45,7 @@ def test_counts_status_classes_bytes_and_histogram_per_granularity():
     assert minute.version == 7 and minute.key[0] == int(
         datetime(2026, 3, 2, 10, 15, tzinfo=UTC).timestamp()
     )
-    assert minute.key[3] == "/orders/{id}"
+    assert minute.key[KEY_COLUMNS.index("endpoint")] == "/orders/{id}"
 
 
 def test_a_message_delivered_twice_in_one_process_counts_once():

@@ -40,9 +40,19 @@ def test_usage_sql_binds_every_value_as_a_parameter():
     assert "2026" not in sql
 
 
+def test_segment_filters_are_bound_parameters():
+    segment = (("plan", "pro'; DROP TABLE usage_day --"), ("endpoint", "GET /orders/{id}"))
+    sql, parameters = UsageQuery(by=("organisation",), where=segment).to_sql()
+    assert "WHERE plan = {where0:String} AND concat(method, ' ', endpoint) = {where1:String}" in sql
+    assert parameters == {"where0": segment[0][1], "where1": "GET /orders/{id}"}
+    assert "DROP" not in sql and "/orders" not in sql
+
+
 def test_bad_arguments_say_what_is_wrong():
-    with pytest.raises(QueryError, match="unknown dimension 'plan'"):
-        UsageQuery(by=("plan",))
+    with pytest.raises(QueryError, match="unknown dimension 'tier'"):
+        UsageQuery(by=("tier",))
+    with pytest.raises(QueryError, match="cannot filter on 'hour'"):
+        UsageQuery(where=(("hour", "1"),))
     with pytest.raises(QueryError, match="at most one"):
         UsageQuery(by=("hour", "day"))
     t = datetime(2026, 1, 1, tzinfo=UTC)
@@ -50,14 +60,6 @@ def test_bad_arguments_say_what_is_wrong():
         UsageQuery(start=t, end=t)
     with pytest.raises(QueryError, match="time zone"):
         UsageQuery(start=datetime(2026, 1, 1))
-
-
-@pytest.fixture
-def wh(tmp_path):
-    handle = warehouse.open_chdb(tmp_path / "warehouse")
-    warehouse.migrate(handle, 30)
-    yield handle
-    handle.close()
 
 
 def test_migrations_apply_once(wh):

@@ -50,6 +50,9 @@ def check_results(results: Any) -> None:
         assert result.event_time.utcoffset() is not None
         assert result.event_time.microsecond % 1000 == 0  # ms precision
         assert result.method and result.path and result.consumer
+        assert type(result.query) is str and "#" not in result.query
+        for name, value in result.headers.items():
+            assert type(name) is str and name == name.lower() and type(value) is str
         for size in (result.bytes_in, result.bytes_out):
             assert size is None or size >= 0
         for latency in (result.latency_ms, result.upstream_latency_ms, result.gateway_latency_ms):

@@ -25,6 +25,13 @@ def test_reference_batch_maps_every_field() -> None:
         route="orders-get",
         method="GET",
         path="/orders/1234",
+        query="expand=items",
+        headers={  # as logged: the apikey is dropped by the privacy step, not the parser
+            "host": "api.example.com",
+            "user-agent": "okhttp/4.12.0",
+            "apikey": "k3y-mobile-4f1c9a7e2b",
+            "x-request-id": "6f1c2b3a-9d8e-4f70-a1b2-c3d4e5f6a7b8",
+        },
         status=200,
         latency_ms=41.0,  # 41.000127792358: float noise rounded away
         upstream_latency_ms=38.0,
@@ -50,6 +57,8 @@ def test_array_with_one_bad_element_keeps_the_others() -> None:
     assert (first.api, first.route) == ("", "payments-create")  # route without a service
     assert first.consumer == ANONYMOUS  # no consumer object: not authenticated by APISIX
     assert first.credential_hash == HASH("k3y-billing-a81f")  # repeated ?apikey: the first
+    # the uri has no query string: the querystring object, form-encoded, each value once
+    assert first.query == "apikey=k3y-billing-a81f&apikey=k3y-billing-dup"
     assert (first.latency_ms, first.upstream_latency_ms, first.gateway_latency_ms) == (
         117.0,
         112.0,
@@ -86,6 +95,13 @@ def test_single_object_when_batch_max_size_is_one() -> None:
     assert event.user_agent == "MyApp/2.1 (iPhone; iOS 17.5)"  # repeated header: the first
     assert event.request_id == "b2c4e6f8-0000-4a1b-9c2d-111122223333"
     assert (event.method, event.path, event.status) == ("PUT", "/catalog/items/sku-88", 204)
+    assert event.query == "flag"  # from the uri, as logged
+    assert event.headers == {  # repeated headers joined
+        "host": "api.example.com",
+        "user-agent": "MyApp/2.1 (iPhone; iOS 17.5), MyApp/2.0",
+        "authorization": "Basic YWxpY2U6czNjcjN0LXBhc3M=",
+        "x-request-id": "b2c4e6f8-0000-4a1b-9c2d-111122223333, dup",
+    }
     assert (event.latency_ms, event.upstream_latency_ms, event.gateway_latency_ms) == (
         411.0,
         411.0,

@@ -138,7 +138,8 @@ def test_nested_identity_and_authorizer_principal() -> None:
 def test_raw_key_only_is_hashed() -> None:
     event = AWS.event(AWS.read("raw_key_only.json"))
     expected = HASH("Zq8Wm3Ns7Tp1Vx5Yb9Cd2Ef6Gh0Jk4Lr")
-    assert (event.credential_hash, event.consumer) == (expected, f"cred:{expected}")
+    assert (event.credential_hash, event.consumer) == (expected, "unknown:aaecb3f7d5d0")
+    assert event.query == ""  # API Gateway logs no query string
     assert event.status == 429
 
 

@@ -24,6 +24,7 @@ def test_reference_example_maps_every_field() -> None:
         gateway="caddy",
         method="GET",
         path="/orders/1234",
+        query="expand=items",
         status=200,
         request_id="",
         api="",

@@ -22,7 +22,8 @@ def test_reference_example_maps_every_field() -> None:
         event_time=datetime(2024, 6, 10, 9, 45, 45, 678000, tzinfo=UTC),
         gateway="envoy",
         method="GET",
-        path="/orders/1234",  # query string dropped
+        path="/orders/1234",
+        query="expand=items",  # split off the path, as logged
         status=200,
         request_id="6f1c2b3a-9d8e-4f70-a1b2-c3d4e5f6a7b8",
         api="",
@@ -71,7 +72,7 @@ def test_forwarded_for_list_and_unescaped_quotes_in_user_agent() -> None:
     assert event.client_ip == "203.0.113.50"  # first X-Forwarded-For entry
     assert event.user_agent == 'Mozilla/5.0 "quoted" (X11; Linux x86_64)'
     assert event.request_id == "1d9e3a2c-77b0-4f4e-9c55-0b2f6a1e8d31"
-    assert event.path == "/search"
+    assert (event.path, event.query) == ("/search", "q=%22x%22")
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ def test_istio_reference_example_maps_every_field() -> None:
         gateway="envoy",
         method="GET",
         path="/orders/1234",
+        query="expand=items",
         status=200,
         request_id="6f1c2b3a-9d8e-4f70-a1b2-c3d4e5f6a7b8",
         api="outbound|8080||orders.prod.svc.cluster.local",

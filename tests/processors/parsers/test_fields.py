@@ -67,6 +67,25 @@ AT_MS = AT.replace(microsecond=678000)
         (lambda: fields.path("p", "*"), "*"),
         (lambda: fields.request_line("r", "GET /x?y HTTP/1.1"), ("GET", "/x")),
         (lambda: fields.request_line("r", "GET /x"), ("GET", "/x")),  # HTTP/0.9
+        # the query: after the first "?", as logged, without a fragment
+        (lambda: fields.split_target("p", "/x?a=1&b=%2F&c"), ("/x", "a=1&b=%2F&c")),
+        (lambda: fields.split_target("p", "/x?a=1?b#top"), ("/x", "a=1?b")),
+        (lambda: fields.split_target("p", "/x?"), ("/x", "")),
+        (lambda: fields.split_target("p", "/x"), ("/x", "")),
+        (lambda: fields.split_target("p", "https://host:8443?a=1"), ("/", "a=1")),
+        (lambda: fields.split_target("p", "*"), ("*", "")),
+        (
+            lambda: fields.split_request_line("r", "GET /x?q=caf%C3%A9 HTTP/1.1"),
+            ("GET", "/x", "q=caf%C3%A9"),
+        ),
+        (lambda: fields.split_request_line("r", "GET /x"), ("GET", "/x", "")),
+        # header and query-argument values as JSON loggers write them
+        (lambda: fields.first_value("h", "okhttp/4.12.0"), "okhttp/4.12.0"),
+        (lambda: fields.first_value("h", ["MyApp/2.1", "MyApp/2.0"]), "MyApp/2.1"),
+        (lambda: fields.first_value("h", []), ""),
+        (lambda: fields.first_value("h", None), ""),
+        (lambda: fields.first_value("q", True, flags=True), ""),  # `?apikey` without value
+        (lambda: fields.first_value("q", [True, "k"], flags=True), ""),
     ],
 )
 def test_values(convert: Callable[[], Any], expected: Any) -> None:
@@ -121,6 +140,14 @@ def test_values(convert: Callable[[], Any], expected: Any) -> None:
         (lambda: fields.request_line("r", "-"), "r: expected 'METHOD TARGET PROTOCOL', got '-'"),
         (lambda: fields.request_line("r", "GET /x FOO/1.0"), "r: invalid protocol 'FOO/1.0'"),
         (lambda: fields.any_text("a", {}), "a: expected str, got object"),
+        (lambda: fields.split_target("p", "?a=1"), "p: empty path ('?a=1')"),
+        (lambda: fields.first_value("h", 5), "h: expected str | array | null, got int"),
+        (lambda: fields.first_value("h", True), "h: expected str | array | null, got bool"),
+        (lambda: fields.first_value("h", [{}]), "h[0]: expected str, got object"),
+        (
+            lambda: fields.first_value("q", {}, flags=True),
+            "q: expected bool | str | array | null, got object",
+        ),
     ],
 )
 def test_bad_values(convert: Callable[[], Any], reason: str) -> None:
@@ -132,3 +159,60 @@ def test_bad_values(convert: Callable[[], Any], reason: str) -> None:
 def test_unescape() -> None:
     assert fields.unescape(b"caf\\xC3\\xA9 \\x22q\\x22 \\xFF", "nginx") == 'café "q" \ufffd'
     assert fields.any_text("r", "GET /a#20b#C3#A9", "haproxy") == "GET /a bé"
+
+
+@pytest.mark.parametrize(
+    ("logged", "kept"),
+    [
+        (None, {}),
+        ({}, {}),
+        (  # names lower-cased, repeated headers joined, other scalars as JSON text
+            {
+                "Host": "api.example.com",
+                "Accept": ["application/json", "*/*"],
+                "X-Retry": 2,
+                "X-Ratio": 0.5,
+                "DNT": True,
+                "X-Mixed": ["a", 1, None, {"b": 1}, False],
+            },
+            {
+                "host": "api.example.com",
+                "accept": "application/json, */*",
+                "x-retry": "2",
+                "x-ratio": "0.5",
+                "dnt": "true",
+                "x-mixed": "a, 1, false",
+            },
+        ),
+        ({"x-a": None, "x-b": {"c": "d"}, "x-c": [], "x-d": [None], "x-e": ""}, {"x-e": ""}),
+        ({"User-Agent": "a", "user-agent": "b"}, {"user-agent": "b"}),  # the last wins
+    ],
+)
+def test_header_map(logged: dict[str, Any] | None, kept: dict[str, str]) -> None:
+    assert fields.header_map(logged) == kept
+
+
+def test_header_map_of_many_headers() -> None:
+    """From six headers on, text values under lower-case names are copied as they are."""
+    logged = {f"x-h{i}": f"v{i}" for i in range(8)}
+    kept = fields.header_map(logged)
+    assert kept == logged and kept is not logged
+    assert fields.header_map({**logged, "X-Upper": "u"}) == {**logged, "x-upper": "u"}
+    assert fields.header_map({**logged, "x-list": ["a", "b"]}) == {**logged, "x-list": "a, b"}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "query"),
+    [
+        ({"expand": "items", "debug": True}, "expand=items&debug"),  # a flag: the bare name
+        ({"tag": ["new", "sale"], "q": "café au lait"}, "tag=new&tag=sale&q=caf%C3%A9+au+lait"),
+        ({"a&b": "c=d", "n": 2, "f": 1.5}, "a%26b=c%3Dd&n=2&f=1.5"),
+        ({"x": None, "y": False, "z": {"k": "v"}, "w": [True, "1", ["2"]]}, "w&w=1"),
+        ({}, ""),
+        (None, ""),
+        (["a", "b"], ""),
+        ("a=b", ""),
+    ],
+)
+def test_query_string(arguments: Any, query: str) -> None:
+    assert fields.query_string(arguments) == query

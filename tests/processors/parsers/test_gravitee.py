@@ -26,6 +26,7 @@ def test_reference_record_maps_every_field() -> None:
         route="",
         method="GET",
         path="/orders/1234",
+        query="expand=items",
         status=200,
         latency_ms=41.0,
         upstream_latency_ms=38.0,
@@ -91,6 +92,7 @@ def test_legacy_v2_record() -> None:
         route="/:cartId",
         method="PUT",
         path="/v1/carts/77",
+        query="merge=true",
         status=204,
         latency_ms=120.0,  # proxyResponseTimeMs
         upstream_latency_ms=112.0,  # apiResponseTimeMs

@@ -25,6 +25,14 @@ def test_full_record_maps_every_field() -> None:
         route="orders-get",
         method="GET",
         path="/orders/1234",
+        query="expand=items&debug",  # from the uri; `querystring` is not needed
+        headers={
+            "host": "api.example.com",
+            "user-agent": "okhttp/4.12.0",
+            "accept": "application/json",
+            "authorization": "REDACTED",
+            "x-forwarded-for": "203.0.113.7",
+        },
         status=200,
         latency_ms=41.0,
         upstream_latency_ms=38.0,
@@ -86,7 +94,8 @@ def test_credential_without_consumer_identifies_by_credential_hash() -> None:
     event = KONG.event(KONG.read("credential_without_consumer.json"))
     expected_hash = HASH("4e0d6e5a-1b7c-4f21-9d7e-0a5c3b8f2e19")
     assert event.credential_hash == expected_hash
-    assert event.consumer == f"cred:{expected_hash}"
+    assert event.consumer == "unknown:effb80b2c9bd"  # the first 12 hex of the hash
+    assert expected_hash.startswith("effb80b2c9bd")
     assert event.request_id == ""
     assert (event.api, event.route) == ("reporting", "reports")
     assert event.latency_ms == 256.0
@@ -114,13 +123,32 @@ def test_repeated_user_agent_header_takes_the_first() -> None:
     assert event.consumer == "7d4c9a5b-3e2f-4b1a-8c6d-5e4f3a2b1c0d"
     assert event.credential_hash == HASH("2f6a1c8e-9d3b-4e7f-a1c5-6b8d0e2f4a13")
     assert event.route == ""  # route.name is null
+    assert event.headers == {  # repeated headers joined, as one header line would hold them
+        "host": "api.example.com",
+        "user-agent": "MyApp/2.1 (iPhone; iOS 17.5), CFNetwork/1496.0.7 Darwin/23.5.0",
+        "accept": "application/json, */*",
+    }
+    assert event.query == ""
     assert event.api == "catalog"
     assert event.event_time == datetime(2024, 6, 10, 11, 46, 39, 999000, tzinfo=UTC)
+
+
+def test_query_from_querystring_when_the_uri_has_none() -> None:
+    event = KONG.event(KONG.read("querystring_only.json"))
+    assert (event.path, event.query) == ("/search", "q=caf%C3%A9+au+lait&tag=new&tag=sale&preview")
+    assert event.headers == {
+        "host": "api.example.com",
+        "user-agent": "okhttp/4.12.0",
+        "accept": "application/json",
+        "x-forwarded-for": "198.51.100.23, 10.0.0.5",
+    }
+    assert (event.api, event.route, event.consumer) == ("catalog", "search", ANONYMOUS)
 
 
 def test_unicode_and_escapes_in_strings() -> None:
     event = KONG.event(KONG.read("unicode_escapes.json"))
     assert event.path == "/caf%C3%A9/men%C3%BC/été"  # percent-encoding kept as sent
+    assert event.query == 'q=%E2%9C%93&x="y"'  # as logged, not re-encoded
     assert event.user_agent == 'Mozilla/5.0 (é中😀) "quoted" back\\slash\ttab\x00nul'
     assert event.consumer == "jürgen"
     assert event.application == "café-küche"  # "app:" with no name is skipped
@@ -167,7 +195,7 @@ def test_credential_never_in_clear(name: str) -> None:
         raw = msgspec.json.decode(line)
         records = raw if isinstance(raw, list) else [raw]
         secrets = {r["authenticated_entity"]["id"] for r in records if "authenticated_entity" in r}
-        secrets.add("s3cr3t-key-should-not-leak")  # an apikey header in batch_one_bad.json
+        secrets.add("s3cr3t-key-should-not-leak")  # apikey header in batch_one_bad: `headers` only
         assert_never_in_events(KONG.results(line), secrets)
 
 

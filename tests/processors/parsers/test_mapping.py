@@ -341,7 +341,7 @@ def test_aws_reference_record_maps_every_field() -> None:
         gateway_latency_ms=3.0,
         bytes_in=None,
         bytes_out=1530,
-        consumer=f"cred:{credential_hash}",  # principalId, user and caller are "-"
+        consumer="unknown:d707c2c09383",  # principalId, user and caller are "-"
         application="",
         credential_hash=credential_hash,
         client_ip="203.0.113.7",

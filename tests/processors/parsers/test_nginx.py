@@ -26,6 +26,7 @@ def test_reference_example_maps_every_field() -> None:
         gateway="nginx",
         method="GET",
         path="/orders/1234",
+        query="expand=items",
         status=200,
         request_id="",
         api="",
@@ -56,7 +57,8 @@ def test_dash_values() -> None:
 def test_utf8_user_agent_is_unescaped_and_query_dropped() -> None:
     event = NGINX.event(ACCESS[2])
     assert event.user_agent == "Mozilla/5.0 (X11; Linux x86_64) Gecko… été"
-    assert event.path == "/search"  # percent-encoding untouched, query dropped
+    assert event.path == "/search"  # percent-encoding untouched
+    assert event.query == "q=caf%C3%A9&page=2"  # as logged, not decoded
     assert event.event_time == _at(47)
 
 
@@ -64,6 +66,7 @@ def test_bare_request_and_upstream_time() -> None:
     event = NGINX.event(ACCESS[3])
     assert event.event_time == _at(48)  # 02:45:48 -0700
     assert (event.method, event.path, event.status) == ("POST", "/v2/payments", 201)
+    assert event.query == "idempotency_key=7f3a&dry_run"
     assert (event.latency_ms, event.upstream_latency_ms, event.gateway_latency_ms) == (
         120.0,
         115.0,
@@ -113,6 +116,7 @@ def test_unknown_upstream_time(index: int) -> None:
 def test_escaped_quote_backslash_and_utf8_user_name() -> None:
     event = NGINX.event(ACCESS[8])
     assert event.path == '/files/a"b\\c.txt'
+    assert event.query == "download=1"
     assert event.user_agent == 'Mozilla "quoted" \\back'
     assert event.consumer == "jürgen"
 

@@ -31,6 +31,7 @@ def test_v3_reference_example_maps_every_field() -> None:
         gateway="traefik",
         method="GET",
         path="/orders/1234",
+        query="expand=items",
         status=200,
         request_id="",
         api="prod-orders-8080@kubernetescrd",
@@ -189,6 +190,7 @@ def test_clf_reference_line_maps_every_field() -> None:
         gateway="traefik",
         method="GET",
         path="/orders/1234",
+        query="expand=items",
         status=200,
         request_id="",
         api="",
@@ -231,7 +233,7 @@ def test_clf_forwarded_for_list_and_unescaped_quotes() -> None:
     event = TRAEFIK.event(CLF[3])
     assert event.client_ip == "203.0.113.50"
     assert event.user_agent == 'Mozilla/5.0 "quoted" (X11; Linux x86_64)'
-    assert event.path == "/search"
+    assert (event.path, event.query) == ("/search", "q=%22x%22")
 
 
 def test_clf_v1_frontend_name() -> None:
