@@ -44,6 +44,11 @@ class OutputFormat(StrEnum):
     table = "table"
 
 
+Output = Annotated[OutputFormat, typer.Option("--format", help="output format")]
+Start = Annotated[str | None, typer.Option("--from", help="ISO time, inclusive (UTC if no zone)")]
+End = Annotated[str | None, typer.Option("--to", help="ISO time, exclusive (UTC if no zone)")]
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"apim: {message}", err=True)
     raise typer.Exit(code)
@@ -402,13 +407,9 @@ def usage(
         str | None,
         typer.Option(help="a segment, comma-separated: plan=pro,country=DE (same names as --by)"),
     ] = None,
-    start: Annotated[
-        str | None, typer.Option("--from", help="ISO time, inclusive (UTC if no zone)")
-    ] = None,
-    end: Annotated[
-        str | None, typer.Option("--to", help="ISO time, exclusive (UTC if no zone)")
-    ] = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="output format")] = OutputFormat.csv,
+    start: Start = None,
+    end: End = None,
+    fmt: Output = OutputFormat.csv,
     data_dir: DataDir = None,
 ) -> None:
     """Usage per group over a period (default: all data), exact counts and latency quantiles."""
@@ -432,9 +433,7 @@ def usage(
 @app.command()
 def sql(
     statement: Annotated[str, typer.Argument(help="a SELECT to run on the warehouse")],
-    fmt: Annotated[
-        OutputFormat, typer.Option("--format", help="output format")
-    ] = OutputFormat.table,
+    fmt: Output = OutputFormat.table,
     data_dir: DataDir = None,
 ) -> None:
     """Run SQL on the warehouse (through the running stack, or directly when none runs)."""
@@ -447,9 +446,7 @@ def dead_letters(
         bool, typer.Option(help="count per source (file, topic, sender), format and reason")
     ] = False,
     limit: Annotated[int, typer.Option(min=1, help="rows at most")] = 50,
-    fmt: Annotated[
-        OutputFormat, typer.Option("--format", help="output format")
-    ] = OutputFormat.table,
+    fmt: Output = OutputFormat.table,
     data_dir: DataDir = None,
 ) -> None:
     """Records that could not be parsed, with the reason and where they came from."""

@@ -19,7 +19,10 @@ from apim import logs
 from apim import settings as config
 from apim.cli import (
     DataDir,
+    End,
+    Output,
     OutputFormat,
+    Start,
     _connect,
     _kafka_url,
     _print,
@@ -81,9 +84,7 @@ def list_entities(
     kind: Annotated[
         str, typer.Argument(help="plan, organisation, consumer, application or credential")
     ] = "consumer",
-    fmt: Annotated[
-        OutputFormat, typer.Option("--format", help="output format")
-    ] = OutputFormat.table,
+    fmt: Output = OutputFormat.table,
     data_dir: DataDir = None,
 ) -> None:
     """The registry's entities of one kind."""
@@ -101,11 +102,9 @@ def list_entities(
 
 @registry.command("unknown")
 def unknown(
-    start: Annotated[str | None, typer.Option("--from", help="ISO time, inclusive")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="ISO time, exclusive")] = None,
-    fmt: Annotated[
-        OutputFormat, typer.Option("--format", help="output format")
-    ] = OutputFormat.table,
+    start: Start = None,
+    end: End = None,
+    fmt: Output = OutputFormat.table,
     data_dir: DataDir = None,
 ) -> None:
     """Credentials seen in traffic that the registry does not know, busiest first: add them
@@ -150,11 +149,9 @@ def serve(data_dir: DataDir = None) -> None:
 
 @app.command()
 def unmatched(
-    start: Annotated[str | None, typer.Option("--from", help="ISO time, inclusive")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="ISO time, exclusive")] = None,
-    fmt: Annotated[
-        OutputFormat, typer.Option("--format", help="output format")
-    ] = OutputFormat.table,
+    start: Start = None,
+    end: End = None,
+    fmt: Output = OutputFormat.table,
     data_dir: DataDir = None,
 ) -> None:
     """Requests to catalog APIs that no path of their OpenAPI document matched, per API,

@@ -18,7 +18,6 @@ Results are cached per (API, told version, method, path): gateways repeat paths.
 from __future__ import annotations
 
 import re
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +28,7 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from apim.config_errors import describe
 from processors.enrichment.openapi_paths import (
     DocumentError,
     PathTemplates,
@@ -159,7 +159,7 @@ class ApiCatalog:
         try:
             entries = _CatalogFile.model_validate(data).apis
         except ValidationError as exc:
-            problems = "; ".join(_describe(e) for e in exc.errors())
+            problems = "; ".join(describe(e, _CatalogFile) for e in exc.errors())
             raise CatalogError(f"{path}: {problems}") from None
         problems = _problems(entries)
         templates, spec_problems = _load_specs(entries, path.parent)
@@ -331,46 +331,3 @@ def _compiled(entry: _ApiEntry, templates: Mapping[str, PathTemplates]) -> _Api:
         default=rule.default,
         specs={version: templates[name] for version, name in entry.specs.items()},
     )
-
-
-def _describe(error: Any) -> str:
-    """One pydantic error as 'key.path: message'."""
-    where = ".".join(str(part) for part in error["loc"])
-    kind = error["type"]
-    if kind == "missing":
-        message = "required"
-    elif kind == "extra_forbidden":
-        message = f"unknown key; expected one of {', '.join(_keys_at(error['loc']))}"
-    elif kind == "literal_error":
-        message = f"expected one of {error['ctx']['expected'].replace(' or ', ', ')}".replace(
-            "'", ""
-        )
-    elif kind == "value_error":
-        message = str(error["ctx"]["error"])
-    else:
-        message = _TYPE_ERRORS.get(kind) or error["msg"][:1].lower() + error["msg"][1:]
-    return f"{where}: {message}" if where else message
-
-
-_TYPE_ERRORS = {
-    "string_type": "expected a text",
-    "tuple_type": "expected a list",
-    "dict_type": "expected a mapping",
-    "model_type": "expected a mapping",
-    "model_attributes_type": "expected a mapping",
-}
-
-
-def _keys_at(loc: tuple[Any, ...]) -> list[str]:
-    """The keys allowed where the unknown key at `loc` was found."""
-    model: type[BaseModel] = _CatalogFile
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        annotation = model.model_fields[part].annotation
-        model = next(
-            t
-            for t in (annotation, *typing.get_args(annotation))
-            if isinstance(t, type) and issubclass(t, BaseModel)
-        )
-    return [field.alias or name for name, field in model.model_fields.items()]

@@ -22,7 +22,6 @@ fallbacks in a list of sources.
 from __future__ import annotations
 
 import re
-import typing
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from apim.config_errors import describe
 from processors.parsers.fields import DURATION, EPOCH_UNITS, LATENCY_UNITS, UNESCAPES, json_type
 
 INPUTS = ("json", "regex")
@@ -228,7 +228,9 @@ def parse_config(content: bytes, path: str) -> MappingConfig:
     try:
         config = MappingConfig.model_validate(data)
     except ValidationError as exc:
-        raise MappingError(f"{path}: {'; '.join(_describe(e) for e in exc.errors())}") from None
+        raise MappingError(
+            f"{path}: {'; '.join(describe(e, MappingConfig) for e in exc.errors())}"
+        ) from None
     problems = _problems(config)
     if problems:
         raise MappingError(f"{path}: {'; '.join(problems)}")
@@ -284,42 +286,6 @@ def _json_problems(config: MappingConfig) -> list[str]:
         if "" in source.split(".")
     ]
     return problems
-
-
-def _describe(error: Any) -> str:
-    """One pydantic error as 'key.path: message'."""
-    where = ".".join(str(part) for part in error["loc"])
-    kind = error["type"]
-    if kind == "missing":
-        message = "required"
-    elif kind == "extra_forbidden":
-        message = f"unknown key; expected one of {', '.join(_keys_at(error['loc']))}"
-    elif kind == "value_error":
-        message = str(error["ctx"]["error"])
-    else:
-        message = _TYPE_ERRORS.get(kind) or error["msg"][:1].lower() + error["msg"][1:]
-    return f"{where}: {message}" if where else message
-
-
-_TYPE_ERRORS = {
-    "string_type": "expected a string",
-    "tuple_type": "expected a list",
-    "model_type": "expected a mapping",
-    "model_attributes_type": "expected a mapping",
-}
-
-
-def _keys_at(loc: tuple[Any, ...]) -> list[str]:
-    """The keys allowed where an unknown key `loc` was found."""
-    model: type[BaseModel] = MappingConfig
-    for part in loc[:-1]:
-        annotation = model.model_fields[part].annotation
-        model = next(
-            t
-            for t in (annotation, *typing.get_args(annotation))
-            if isinstance(t, type) and issubclass(t, BaseModel)
-        )
-    return list(model.model_fields)
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
