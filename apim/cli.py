@@ -137,6 +137,7 @@ def ingest(
                 k.dlq_topic,
                 spool=spool,
                 show_progress=progress,
+                hasher=_hasher(settings),
             )
         )
     except Exception as exc:
@@ -195,6 +196,7 @@ def tail(
     kafka_url = _kafka_url(settings)
     spool = _spool(spool_dir or settings.data_dir / "spool" / "tail", spool_max_mb)
     k = settings.kafka
+    hasher = _hasher(settings)
     _serve_until_signal(
         settings,
         "tail",
@@ -209,6 +211,7 @@ def tail(
             poll_s=poll_s,
             rotate_wait_s=rotate_wait_s,
             retention_s=retention_days * 86400,
+            hasher=hasher,
         ),
     )
 
@@ -264,8 +267,10 @@ def backfill(
             spool=spool,
             stop=stop,
             show_progress=progress,
+            hasher=hasher,
         )
 
+    hasher = _hasher(settings)
     try:
         result = _run_until_signal(run)
     except Exception as exc:
@@ -330,6 +335,7 @@ def receive(
     kafka_url = _kafka_url(settings)
     r, k = settings.receiver, settings.kafka
     token = r.token.get_secret_value() if r.token else None
+    hasher = _hasher(settings)
     try:
         outbox_spool = _spool(spool_dir or settings.data_dir / "spool" / "receive", spool_max_mb)
 
@@ -343,6 +349,7 @@ def receive(
                         HttpOptions(
                             formats, r.host, r.http_port, token, r.max_body_bytes, r.inflight_bytes
                         ),
+                        hasher,
                     )
                 )
             if listeners:
@@ -356,6 +363,7 @@ def receive(
                             r.syslog_max_frame_bytes,
                             r.syslog_pending_bytes,
                         ),
+                        hasher,
                     )
                 )
             return built
@@ -529,6 +537,16 @@ def _detect_format(path: Path) -> str:
         fail(f"{path}: {detection.reason}")
     typer.echo(f"{path}: {detection.reason}", err=True)
     return detection.format
+
+
+def _hasher(settings: config.Settings) -> Callable[[str], str]:
+    """The pipeline's credential hasher (the environment's secret, else the data dir's), for
+    the shippers to hash credentials with before anything reaches Kafka."""
+    from apim.credentials import CredentialHasher
+    from apim.stack import hash_secret
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return CredentialHasher(hash_secret(settings, settings.data_dir.resolve()).encode())
 
 
 def _spool(directory: Path, max_mb: int):

@@ -24,6 +24,7 @@ from apim.cli import (
     OutputFormat,
     Start,
     _connect,
+    _hasher,
     _kafka_url,
     _print,
     _run,
@@ -247,12 +248,3 @@ def _current(settings: config.Settings):
         return (await read_all(url, topic))[0]
 
     return Registry([u for u in asyncio.run(updates()) if isinstance(u, Change)])
-
-
-def _hasher(settings: config.Settings):
-    """The pipeline's credential hasher: the environment's secret, else the data dir's."""
-    from apim.stack import hash_secret
-    from processors.parsers import CredentialHasher
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return CredentialHasher(hash_secret(settings, settings.data_dir.resolve()).encode())

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,6 +98,7 @@ async def backfill(
     show_progress: bool = True,
     checkpoint_bytes: int = CHECKPOINT_BYTES,
     retention_s: float = DEFAULT_RETENTION_S,
+    hasher: Callable[[str], str] | None = None,
 ) -> BackfillResult:
     """Ship `files` (see `expand`) as `fmt` lines, resuming from `checkpoint_path`.
 
@@ -115,7 +117,8 @@ async def backfill(
                 if stop.is_set():
                     result.stopped = True
                     break
-                await run.ship(path, FileSender(shipper, raw_topic, dlq_topic, fmt, path.name))
+                sender = FileSender(shipper, raw_topic, dlq_topic, fmt, path.name, hasher)
+                await run.ship(path, sender)
     except BaseException:
         await shipper.close(deliver=False)
         raise

@@ -10,6 +10,7 @@ to follow live files, `apim tail`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -36,14 +37,16 @@ async def ingest_file(
     *,
     spool: Spool | None = None,
     show_progress: bool = True,
+    hasher: Callable[[str], str] | None = None,
 ) -> IngestResult:
     """Ship every line of `path` ("-" for stdin); return how many were sent and rejected.
 
     While Kafka is unreachable lines are buffered in `spool` (a shipper restarted on the
-    same spool sends what it had buffered first); when the spool is full, reading pauses."""
+    same spool sends what it had buffered first); when the spool is full, reading pauses.
+    `hasher`: clear credentials in the lines become keyed hashes before they are sent."""
     source = "stdin" if path == "-" else Path(path).name
     shipper = Shipper(kafka_url, spool)
-    sender = FileSender(shipper, raw_topic, dlq_topic, fmt, source)
+    sender = FileSender(shipper, raw_topic, dlq_topic, fmt, source, hasher)
     try:
         with _open(path) as stream, _progress(path, show_progress) as (progress, task):
             for number, raw in enumerate(stream, start=1):

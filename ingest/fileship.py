@@ -6,12 +6,18 @@ Blank lines are skipped (the worker would skip them too). A line longer than
 line ends the current message, so that the `line` header (number of a message's first
 line, the next ones following one by one) stays exact. Lines are counted in the `ingest`
 stage metrics.
+
+Every line is scrubbed first (`ingest.scrub`: clear credentials become keyed hashes) when
+the sender is given the pipeline's hasher (the CLI always gives it); without, lines go as read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from apim import metrics
 from ingest.kafka import MAX_MESSAGE_BYTES, LineSender, Shipper, rejected_message
+from ingest.scrub import CredentialScrubber
 
 TOO_LONG = f"line longer than {MAX_MESSAGE_BYTES} bytes"
 
@@ -20,8 +26,16 @@ class FileSender:
     """One file's lines to a `Shipper`; `flush()` sends the message being filled."""
 
     def __init__(
-        self, shipper: Shipper, raw_topic: str, dlq_topic: str, fmt: str, source: str
+        self,
+        shipper: Shipper,
+        raw_topic: str,
+        dlq_topic: str,
+        fmt: str,
+        source: str,
+        hasher: Callable[[str], str] | None = None,
     ) -> None:
+        """`hasher`: the pipeline's credential hasher, to scrub each line with."""
+        self._scrub = CredentialScrubber(hasher).scrub if hasher is not None else None
         self._shipper = shipper
         self._dlq_topic = dlq_topic
         self._fmt = fmt
@@ -41,6 +55,8 @@ class FileSender:
         if not line.strip():
             return
         self._received.inc()
+        if self._scrub is not None:
+            line = self._scrub(line)
         if len(line) > MAX_MESSAGE_BYTES:
             message = rejected_message(f"{self._source}:{number}", self._fmt, TOO_LONG, line)
             await self._shipper.send(self._dlq_topic, message, [])

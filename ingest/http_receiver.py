@@ -29,6 +29,9 @@ Answers, in the order they are checked:
   by Kafka or written to the disk spool. A record longer than a Kafka message goes to the
   dead-letter topic and counts in `dead_letters`.
 
+Each record, and the body of a dead letter, is scrubbed first when a hasher is given
+(`ingest.scrub`: clear credentials become keyed hashes; the CLI always gives one).
+
 Delivery is at least once: a client that times out and retries sends its records again. APISIX http-logger drops a failed batch unless
 `max_retry_count` > 0; Kong's queue retries by itself.
 
@@ -41,7 +44,7 @@ import asyncio
 import hmac
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -51,6 +54,7 @@ from apim.net import is_loopback
 from ingest.http_body import BodyError, json_records, read_body
 from ingest.kafka import MAX_MESSAGE_BYTES, rejected_message
 from ingest.outbox import Batch, ByteBudget, Outbox
+from ingest.scrub import CredentialScrubber
 
 log = logs.get(__name__)
 RETRY_BUSY_S = 1
@@ -108,8 +112,12 @@ class HttpReceiver:
     """The aiohttp server; `start()` returns its URL, `close()` stops it (the outbox is
     the caller's to close afterwards)."""
 
-    def __init__(self, outbox: Outbox, options: HttpOptions) -> None:
+    def __init__(
+        self, outbox: Outbox, options: HttpOptions, hasher: Callable[[str], str] | None = None
+    ) -> None:
+        """`hasher`: the pipeline's credential hasher, to scrub each record with."""
         options.check()
+        self._scrub = CredentialScrubber(hasher).scrub if hasher is not None else _unchanged
         self._outbox = outbox
         self._options = options
         self._budget = ByteBudget(options.inflight_bytes)
@@ -185,9 +193,10 @@ class HttpReceiver:
         encoding = request.headers.get("Content-Encoding", "")
         body = await read_body(chunks, encoding, max_bytes, held.grow)
         try:
-            records = await asyncio.to_thread(json_records, body)  # the loop keeps serving
+            records = await asyncio.to_thread(self._records, body)  # the loop keeps serving
         except BodyError as exc:
-            await self._outbox.post(Batch(fmt, source, [], [_rejected(source, fmt, exc, body)]))
+            dead = _rejected(source, fmt, exc, self._scrub(body))
+            await self._outbox.post(Batch(fmt, source, [], [dead]))
             log.warning(
                 "invalid log body sent to the dead-letter topic", source=source, error=str(exc)
             )
@@ -196,6 +205,10 @@ class HttpReceiver:
         self._received.inc(len(records))
         await self._outbox.post(batch)
         return _answer(200, {"records": len(batch.lines), "dead_letters": len(batch.dead_letters)})
+
+    def _records(self, body: bytes) -> list[bytes]:
+        """The body's records, each scrubbed."""
+        return [self._scrub(record) for record in json_records(body)]
 
     def _authorized(self, request: web.Request) -> bool:
         token = self._options.token
@@ -217,6 +230,10 @@ def _batch(fmt: str, source: str, records: list[bytes]) -> Batch:
         else:
             batch.lines.append((number, record))
     return batch
+
+
+def _unchanged(record: bytes) -> bytes:
+    return record
 
 
 def _rejected(source: str, fmt: str, exc: BodyError, body: bytes) -> bytes:

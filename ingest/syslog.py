@@ -17,6 +17,9 @@ frames that are not syslog, oversized frames (their first `max_frame_bytes` byte
 UDP listener counted from 1), messages whose app has no format, and messages whose content
 holds a line break (the worker would split them). Blank contents are skipped.
 
+Message contents (and the data of dead letters) are scrubbed first when a hasher is given
+(`ingest.scrub`: clear credentials become keyed hashes; the CLI always gives one).
+
 Back-pressure: messages are held until Kafka or the spool has them, within `pending_bytes`.
 Over it, TCP connections are not read until room is freed (the senders slow down); UDP
 cannot be slowed: datagrams that do not fit are dropped, counted in `dropped` and logged
@@ -33,13 +36,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from apim import logs, metrics
 from ingest.kafka import MAX_MESSAGE_BYTES, rejected_message
 from ingest.outbox import Batch, ByteBudget, Outbox
+from ingest.scrub import CredentialScrubber
 from ingest.syslog_frames import BadFrame, FrameSplitter
 from ingest.syslog_messages import MalformedMessage, parse_message
 
@@ -104,8 +108,12 @@ class SyslogReceiver:
     """The listeners; `start()` returns their addresses, `close()` stops them (the outbox
     is the caller's to close afterwards)."""
 
-    def __init__(self, outbox: Outbox, options: SyslogOptions) -> None:
+    def __init__(
+        self, outbox: Outbox, options: SyslogOptions, hasher: Callable[[str], str] | None = None
+    ) -> None:
+        """`hasher`: the pipeline's credential hasher, to scrub each message with."""
         options.check()
+        self._scrub = CredentialScrubber(hasher).scrub if hasher is not None else None
         self._outbox = outbox
         self._options = options
         self._budget = ByteBudget(options.pending_bytes)
@@ -249,10 +257,13 @@ class SyslogReceiver:
             reason = "message content holds a line break"
             return self._rejected(f"{source}:{line_number}", fmt, reason, frame)
         self._received.inc()
-        return Batch(fmt, source, [(line_number, message.content)])
+        content = self._scrub(message.content) if self._scrub is not None else message.content
+        return Batch(fmt, source, [(line_number, content)])
 
     def _rejected(self, position: str, fmt: str, reason: str, data: bytes) -> Batch:
         self._shout("rejected", "syslog frame sent to the dead-letter topic", reason=reason)
+        if self._scrub is not None:
+            data = self._scrub(data)
         return Batch(fmt, position, dead_letters=[rejected_message(position, fmt, reason, data)])
 
     def _number(self, source: str) -> int:

@@ -48,6 +48,7 @@ import glob
 import os
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,9 +94,11 @@ async def tail(
     poll_s: float = 0.25,
     rotate_wait_s: float = 5.0,
     retention_s: float = DEFAULT_RETENTION_S,
+    hasher: Callable[[str], str] | None = None,
 ) -> None:
     """Follow the files until `stop` is set. Messages still in `spool` then stay there,
-    for the next run on the same spool to deliver first."""
+    for the next run on the same spool to deliver first. `hasher`: clear credentials in the
+    lines become keyed hashes before they are sent."""
     shipper = Shipper(kafka_url, spool)
     try:
         with Checkpoints(checkpoint_path, retention_s) as checkpoints:
@@ -107,6 +110,7 @@ async def tail(
                 dlq_topic,
                 poll_s=poll_s,
                 rotate_wait_s=rotate_wait_s,
+                hasher=hasher,
             )
             await tailer.run(stop)
     finally:
@@ -137,8 +141,10 @@ class Tailer:
         *,
         poll_s: float = 0.25,
         rotate_wait_s: float = 5.0,
+        hasher: Callable[[str], str] | None = None,
     ) -> None:
         self._watches = watches
+        self._hasher = hasher
         self._shipper = shipper
         self._checkpoints = checkpoints
         self._raw_topic = raw_topic
@@ -216,7 +222,9 @@ class Tailer:
                 self._skipped[file_id] = _signature(file.stat())
             file.close()
             return
-        sender = FileSender(self._shipper, self._raw_topic, self._dlq_topic, watch.fmt, path.name)
+        sender = FileSender(
+            self._shipper, self._raw_topic, self._dlq_topic, watch.fmt, path.name, self._hasher
+        )
         self._files[file_id] = _Followed(file, sender, (file.offset, file.line), now)
         log.info("following", path=str(path), format=watch.fmt, offset=file.offset, line=file.line)
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 from msgspec.structs import astuple
 
 from apim.event import EVENT_FIELDS, AccessEvent
-from processors.aggregate import COUNTERS, KEY_COLUMNS, CellRow
+from processors.aggregate import COUNTERS, GRANULARITIES, KEY_COLUMNS, CellRow
 from processors.normalize import endpoint_of
 from warehouse import Warehouse
 
@@ -64,8 +64,9 @@ class WarehouseSink:
         by_granularity: dict[str, list[CellRow]] = defaultdict(list)
         for row in batch.cells:
             by_granularity[row.granularity].append(row)
-        for granularity, rows in by_granularity.items():
-            self.wh.insert_arrow(f"usage_{granularity}", _cells_table(rows))
+        # coarsest first: whoever sees a batch in usage_minute sees it in every rollup
+        for granularity in sorted(by_granularity, key=GRANULARITIES.__getitem__, reverse=True):
+            self.wh.insert_arrow(f"usage_{granularity}", _cells_table(by_granularity[granularity]))
         if batch.progress:
             self.wh.insert_arrow(
                 "pipeline_progress",

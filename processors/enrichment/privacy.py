@@ -22,52 +22,12 @@ from functools import lru_cache
 from typing import Literal, get_args
 from urllib.parse import unquote_plus
 
+from apim.credentials import CREDENTIAL_HEADERS as DEFAULT_DROPPED_HEADERS
+from apim.credentials import CREDENTIAL_QUERY as DEFAULT_DROPPED_QUERY
+
 IpMode = Literal["keep", "truncate", "hash", "drop"]
 IP_MODES: tuple[str, ...] = get_args(IpMode)
 REDACTED = "[redacted]"
-
-DEFAULT_DROPPED_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-        "apikey",  # Kong and APISIX key-auth
-        "api-key",
-        "x-api-key",  # AWS API Gateway and many others
-        "x-auth-token",
-        "x-access-token",
-        "x-amz-security-token",
-        "x-goog-api-key",
-        "ocp-apim-subscription-key",  # Azure API Management
-        "x-gravitee-api-key",
-        "x-csrf-token",
-        "x-xsrf-token",
-    }
-)
-DEFAULT_DROPPED_QUERY = frozenset(
-    {
-        "api_key",
-        "apikey",
-        "api-key",
-        "key",
-        "token",
-        "access_token",
-        "refresh_token",
-        "oauth_token",
-        "id_token",
-        "client_secret",
-        "password",
-        "secret",
-        "sig",
-        "signature",
-        "code",  # OAuth authorization codes
-        "subscription-key",  # Azure API Management
-        "x-amz-signature",
-        "x-amz-credential",
-        "x-amz-security-token",
-    }
-)
 
 _IPV4_24 = 0xFFFF_FF00
 _IPV6_48 = ((1 << 48) - 1) << 80

@@ -10,13 +10,13 @@ does, `parse_line` turns the exception into a `Rejected` so the worker never cra
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
+from apim.credentials import CredentialHasher
 from apim.event import AccessEvent
+
+__all__ = ["CredentialHasher", "ParseContext", "ParseResult", "Parser", "Rejected", "parse_line"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,23 +28,6 @@ class Rejected:
 
 
 ParseResult = AccessEvent | Rejected
-
-
-class CredentialHasher:
-    """Keyed hash for credentials, so the clear value is never stored or sent on."""
-
-    def __init__(self, secret: bytes) -> None:
-        if not secret:
-            raise ValueError("the credential hash secret must not be empty")
-        self._secret = secret
-        self._cached = lru_cache(maxsize=65536)(self._hash)  # credentials repeat a lot
-
-    def __call__(self, credential: str) -> str:
-        return self._cached(credential)
-
-    def _hash(self, credential: str) -> str:
-        digest = hmac.new(self._secret, credential.encode(), hashlib.sha256)
-        return digest.hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)

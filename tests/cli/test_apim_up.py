@@ -127,6 +127,11 @@ def test_ingest_without_a_running_stack_says_how_to_fix_it(tmp_path):
 REGISTRY = Path(__file__).resolve().parents[1] / "data" / "registry" / "registry.yaml"
 
 
+def _consumers(api: str) -> set[str]:
+    with urllib.request.urlopen(f"{api}/consumers", timeout=10) as answer:
+        return {c["id"] for c in json.loads(answer.read())}
+
+
 def test_the_registry_survives_a_restart_of_the_memory_only_broker(tmp_path):
     """Imported through the CLI and read back through the HTTP API; after `apim up` stops
     (its broker forgets every topic) and starts again, the registry is still there."""
@@ -140,9 +145,11 @@ def test_the_registry_survives_a_restart_of_the_memory_only_broker(tmp_path):
             if run == 0:
                 imported = apim("registry", "import", str(REGISTRY), env=env)
                 assert imported.stderr.startswith("imported 19 entities"), imported.stderr
-            with urllib.request.urlopen(f"{api}/consumers", timeout=10) as answer:
-                served = {c["id"] for c in json.loads(answer.read())}
-            assert served == {"acme-mobile", "acme-web", "globex-etl", "jane-hobby"}
+            expected = {"acme-mobile", "acme-web", "globex-etl", "jane-hobby"}
+            deadline = time.monotonic() + 10  # the API follows the registry topic
+            while (served := _consumers(api)) != expected and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert served == expected
             listed = apim("registry", "list", "plan", "--format", "json", env=env)
             assert [p["id"] for p in json.loads(listed.stdout)] == ["enterprise", "free", "pro"]
         finally:

@@ -1,7 +1,8 @@
 """The consumer registry through the real broker, a real Faust worker and chDB: a registry
 imported mid-stream (with the real `apim registry import`) names the callers of the events
-that follow, without a restart; no clear credential of the fixtures reaches any table,
-topic or log; `apim erase` removes every trace of one consumer and nothing else."""
+that follow (shipped with the real `apim ingest`), without a restart; no clear credential of
+the fixtures reaches any table, topic (the raw topic included) or log; `apim erase` removes
+every trace of one consumer and nothing else."""
 
 from __future__ import annotations
 
@@ -77,11 +78,11 @@ def kong_records(n: int, seed: int, now: datetime) -> tuple[list[bytes], Counter
     return lines, calls
 
 
-def messages(lines: list[bytes], source: str) -> list[tuple[bytes, dict]]:
-    return [
-        (line, {"format": b"kong", "source": source.encode(), "line": str(i + 1).encode()})
-        for i, line in enumerate(lines)
-    ]
+def ship(pipeline, lines: list[bytes], name: str) -> None:
+    """Ship the lines as a gateway's log file, with the real `apim ingest`."""
+    path = pipeline.data_dir / name
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    apim(pipeline, "ingest", str(path), "--format", "kong", "--no-progress")
 
 
 def apim(pipeline, *args: str) -> subprocess.CompletedProcess:
@@ -125,7 +126,7 @@ def test_registry_imported_mid_stream_names_the_callers_that_follow(pipeline, re
     now = datetime.now(UTC)
     before, calls_before = kong_records(120, seed=1, now=now)
     pipeline.start_worker()
-    pipeline.produce(messages(before, "kong.log"))
+    ship(pipeline, before, "kong.log")
     pipeline.wait_until(lambda: stored(pipeline, 120), what="120 events")
     assert by_consumer(pipeline) == {
         (unknown(pipeline, cred), "", "", ""): n for cred, n in calls_before.items()
@@ -134,7 +135,7 @@ def test_registry_imported_mid_stream_names_the_callers_that_follow(pipeline, re
     apim(pipeline, "registry", "import", str(registry_env))
     pipeline.wait_until(lambda: "registry updated" in pipeline.worker_log(), what="the registry")
     after, calls_after = kong_records(80, seed=2, now=now)
-    pipeline.produce(messages(after, "kong-2.log"))
+    ship(pipeline, after, "kong-2.log")
     pipeline.wait_until(lambda: stored(pipeline, 200), what="200 events")
 
     expected = Counter({(unknown(pipeline, c), "", "", ""): n for c, n in calls_before.items()})
@@ -163,7 +164,7 @@ def test_no_clear_credential_anywhere_and_erasure_removes_one_consumer(pipeline,
         % SECRETS["kc-ios-7Hq2LmX9vB4nR8sT"].encode()
     )
     pipeline.start_worker()
-    pipeline.produce(messages([*lines, broken], "kong.log"))
+    ship(pipeline, [*lines, broken], "kong.log")
     pipeline.wait_until(
         lambda: (
             stored(pipeline, 150)
@@ -200,16 +201,15 @@ def test_no_clear_credential_anywhere_and_erasure_removes_one_consumer(pipeline,
 
 
 def everything_stored(pipeline) -> list[tuple[str, str]]:
-    """(where, text) of every table of the warehouse, the dead-letter and registry topics,
-    and the worker's log. The raw topic is the gateways' own log as shipped (see README,
-    "Privacy"), so it is not scanned."""
+    """(where, text) of every table of the warehouse, the raw, dead-letter and registry
+    topics, and the worker's log."""
     tables = pipeline.query("SELECT name FROM system.tables WHERE database = currentDatabase()")
     found = [
         (f"table {t}", str(pipeline.query(f"SELECT * FROM {t}").to_dicts()))
         for t in tables["name"]
         if t != "schema_migrations"
     ]
-    for topic in (pipeline.dlq_topic, pipeline.env["APIM_REGISTRY_TOPIC"]):
+    for topic in (pipeline.raw_topic, pipeline.dlq_topic, pipeline.env["APIM_REGISTRY_TOPIC"]):
         found.append((f"topic {topic}", asyncio.run(topic_text(pipeline.broker.url, topic))))
     found.append(("worker log", (pipeline.data_dir / "logs" / "worker.log").read_text()))
     return found
