@@ -57,6 +57,8 @@ def protect_ip(ip: str, mode: IpMode, hash_value: Callable[[str], str]) -> str:
 @lru_cache(maxsize=65536)  # clients call many times from one address
 def _canonical(ip: str) -> str:
     """The address as `ipaddress` writes it (IPv4-mapped IPv6 as IPv4); "" if invalid."""
+    if _is_dotted_quad(ip):  # the common case, without ipaddress's parsing
+        return ip
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
@@ -66,8 +68,19 @@ def _canonical(ip: str) -> str:
     return str(address)
 
 
+def _is_dotted_quad(ip: str) -> bool:
+    """An IPv4 address in its canonical text: four decimal octets, no leading zeros."""
+    octets = ip.split(".")
+    return len(octets) == 4 and all(
+        o.isascii() and o.isdigit() and len(o) <= 3 and int(o) <= 255 and (o == "0" or o[0] != "0")
+        for o in octets
+    )
+
+
 @lru_cache(maxsize=65536)
 def _truncated(address: str) -> str:
+    if "." in address and ":" not in address:  # canonical IPv4: keep the first three octets
+        return address.rsplit(".", 1)[0] + ".0"
     parsed = ipaddress.ip_address(address)
     if isinstance(parsed, ipaddress.IPv4Address):
         return str(ipaddress.IPv4Address(int(parsed) & _IPV4_24))
